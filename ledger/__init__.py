@@ -1,0 +1,50 @@
+"""An event-sourced ledger of message delivery statuses.
+
+Open a :class:`Ledger`, record what you sent, ingest the provider's webhooks, and ask
+for a message's status or its full history.  See the README for a quickstart.
+"""
+
+from ledger.application import Ledger, Payload
+from ledger.connectly import parse_delivery_status
+from ledger.errors import (
+    ContradictionError,
+    IdentityMismatchError,
+    InvalidPayloadError,
+    InvalidTransitionError,
+    LedgerError,
+    MessageNotFoundError,
+    StorageError,
+)
+from ledger.message import Message, message_uuid
+from ledger.rejections import Rejection
+from ledger.reports import DeliveryError, StatusReport
+from ledger.status import FAILURE_AFTER_DELIVERY, STRICT, MessageState, Outcome, Status, TransitionTable, decide
+from ledger.views import HistoryEntry, IngestOutcome, MessageView
+
+__all__ = [
+    "FAILURE_AFTER_DELIVERY",
+    "STRICT",
+    "ContradictionError",
+    "DeliveryError",
+    "HistoryEntry",
+    "IdentityMismatchError",
+    "IngestOutcome",
+    "InvalidPayloadError",
+    "InvalidTransitionError",
+    "Ledger",
+    "LedgerError",
+    "Message",
+    "MessageNotFoundError",
+    "MessageState",
+    "MessageView",
+    "Outcome",
+    "Payload",
+    "Rejection",
+    "StatusReport",
+    "Status",
+    "StorageError",
+    "TransitionTable",
+    "decide",
+    "message_uuid",
+    "parse_delivery_status",
+]

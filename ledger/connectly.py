@@ -1,0 +1,198 @@
+"""Connectly ``delivery_status`` webhooks: parsing and normalisation.
+
+:func:`parse_delivery_status` turns a payload (``dict``, ``str`` or ``bytes``) into a
+:class:`~ledger.reports.StatusReport`, or raises
+:class:`~ledger.errors.InvalidPayloadError` naming the offending field.  Unknown
+fields (``metadata``, ``statusUpdate.metadata.campaignName``, future additions) are
+kept in the raw payload and never break parsing.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, ValidationError
+
+from ledger.errors import InvalidPayloadError
+from ledger.reports import DeliveryError, StatusReport
+from ledger.status import Status
+
+#: Largest accepted body, in bytes (webhooks are a few hundred bytes).
+MAX_PAYLOAD_BYTES = 64 * 1024
+#: Longest accepted identifier (message id, phone number, channel).
+MAX_ID_LENGTH = 256
+
+_STAGES = {
+    "sent": Status.SENT,
+    "delivered": Status.DELIVERED,
+    "read": Status.READ,
+    "delivery_failed": Status.FAILED,
+}
+
+Identifier = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_ID_LENGTH)]
+
+
+def _unix_seconds(value: object) -> object:
+    """Accept Unix seconds as an integer or a string of digits; leave the rest to fail."""
+    if isinstance(value, bool):
+        return value  # bool is an int subclass; let the int check refuse it.
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value.strip())
+    return value
+
+
+# 1970..9999: beyond that datetime cannot represent the moment.
+UnixSeconds = Annotated[int, BeforeValidator(_unix_seconds), Field(strict=True, ge=0, le=253402300799)]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+
+class Party(_Model):
+    """A sender or recipient: a phone number (or handle) on a channel."""
+
+    id: Identifier
+    channelType: Identifier | None = None  # noqa: N815 (the provider's field name)
+
+
+class ConnectlyError(_Model):
+    """The ``error`` object of a ``delivery_failed`` report."""
+
+    message: str | None = None
+    type: str | None = None
+    code: str | None = None
+    userTitle: str | None = None  # noqa: N815
+    userMessage: str | None = None  # noqa: N815
+    cntTraceId: str | int | None = None  # noqa: N815
+    details: dict[str, Any] | None = None
+
+
+class StatusUpdate(_Model):
+    id: Identifier
+    status: Literal["sent", "delivered", "read", "delivery_failed"]
+    error: ConnectlyError | None = None
+    metadata: dict[str, Any] | None = None
+
+
+class DeliveryStatusWebhook(_Model):
+    """The whole ``delivery_status`` webhook body."""
+
+    topic: Literal["delivery_status"]
+    timestamp: UnixSeconds
+    sender: Party
+    recipient: Party
+    statusUpdate: StatusUpdate  # noqa: N815
+    metadata: dict[str, Any] | None = None
+
+
+def parse_delivery_status(payload: Mapping[str, Any] | str | bytes) -> StatusReport:
+    """Validate a ``delivery_status`` payload and normalise it to a :class:`StatusReport`."""
+    raw, document = _load(payload)
+    try:
+        webhook = DeliveryStatusWebhook.model_validate(document)
+    except ValidationError as error:
+        first = error.errors(include_url=False)[0]
+        field = ".".join(str(part) for part in first["loc"]) or None
+        raise InvalidPayloadError(first["msg"], field=field) from None
+    update = webhook.statusUpdate
+    campaign = (update.metadata or {}).get("campaignName")
+    return StatusReport(
+        message_id=update.id,
+        stage=_STAGES[update.status],
+        occurred_at=datetime.fromtimestamp(webhook.timestamp, tz=UTC),
+        sender=webhook.sender.id,
+        recipient=webhook.recipient.id,
+        channel=webhook.recipient.channelType or webhook.sender.channelType,
+        error=_error(update.error) if update.status == "delivery_failed" else None,
+        campaign=campaign if isinstance(campaign, str) else None,
+        raw=raw,
+    )
+
+
+def _load(payload: Mapping[str, Any] | str | bytes) -> tuple[str, object]:
+    """The payload as text (kept for audit) and as a decoded JSON document."""
+    if isinstance(payload, Mapping):
+        try:
+            raw = json.dumps(payload, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+        except (TypeError, ValueError) as error:
+            raise InvalidPayloadError(f"not JSON-serialisable: {error}") from None
+        return raw, payload
+    if isinstance(payload, bytes | bytearray | memoryview):
+        if len(payload) > MAX_PAYLOAD_BYTES:
+            raise InvalidPayloadError(f"body is {len(payload)} bytes; the limit is {MAX_PAYLOAD_BYTES}")
+        try:
+            payload = bytes(payload).decode("utf-8")
+        except UnicodeDecodeError as error:
+            raise InvalidPayloadError(f"body is not UTF-8 text: {error.reason} at byte {error.start}") from None
+    if not isinstance(payload, str):
+        raise InvalidPayloadError(f"expected a JSON object, str or bytes, got {type(payload).__name__}")
+    if len(payload) > MAX_PAYLOAD_BYTES:
+        raise InvalidPayloadError(f"body is {len(payload)} characters; the limit is {MAX_PAYLOAD_BYTES}")
+    try:
+        document = json.loads(payload)
+    except RecursionError:
+        raise InvalidPayloadError("body is nested too deeply") from None
+    except ValueError as error:
+        raise InvalidPayloadError(f"body is not JSON: {error}") from None
+    if not isinstance(document, dict):
+        raise InvalidPayloadError(f"body must be a JSON object, got {type(document).__name__}")
+    return payload, document
+
+
+def _error(error: ConnectlyError | None) -> DeliveryError:
+    if error is None:
+        return DeliveryError()
+    return DeliveryError(
+        code=error.code,
+        type=error.type,
+        message=error.message,
+        user_title=error.userTitle,
+        user_message=error.userMessage,
+        trace_id=None if error.cntTraceId is None else str(error.cntTraceId),
+        details=error.details or {},
+    )
+
+
+_PROVIDER_STATUS = {stage: name for name, stage in _STAGES.items()}
+
+
+def delivery_status_payload(
+    message_id: str,
+    stage: Status | str,
+    *,
+    timestamp: int | datetime,
+    sender: str = "+16044441111",
+    recipient: str = "+16044551234",
+    channel: str = "whatsapp",
+    error: DeliveryError | None = None,
+    campaign: str | None = None,
+) -> dict[str, Any]:
+    """Build a ``delivery_status`` payload as Connectly sends it (for tests, demos and replays)."""
+    stage = Status(stage)
+    if isinstance(timestamp, datetime):
+        timestamp = int(timestamp.timestamp())
+    update: dict[str, Any] = {"id": message_id, "status": _PROVIDER_STATUS[stage], "error": None}
+    if stage is Status.FAILED:
+        error = error or DeliveryError()
+        update["error"] = {
+            "message": error.message,
+            "type": error.type,
+            "code": error.code,
+            "userTitle": error.user_title,
+            "userMessage": error.user_message,
+            "cntTraceId": error.trace_id,
+            "details": dict(error.details),
+        }
+    if campaign is not None:
+        update["metadata"] = {"campaignName": campaign}
+    return {
+        "topic": "delivery_status",
+        "timestamp": str(timestamp),
+        "sender": {"id": sender, "channelType": channel},
+        "recipient": {"id": recipient, "channelType": channel},
+        "statusUpdate": update,
+    }

@@ -1,0 +1,196 @@
+"""The Message aggregate: one append-only history per provider message id.
+
+Events are past-tense facts and hold only what happened:
+
+- ``Opened``: the ledger started tracking a message (by our send, or by a webhook that
+  beat the send response);
+- ``SendRecorded``: the send API answered with this id (our side of the story);
+- ``StageReported``: the provider reported a stage that moved the status forward;
+- ``StageReportedLate``: the provider reported a skipped stage after a later one; its
+  time is filled in, the status does not move back;
+- ``ReportRejected``: a report contradicted the history; it changes no state.
+
+Each command checks its guard and raises before any event is triggered.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from uuid import UUID, uuid5
+
+from eventsourcing.domain import Aggregate
+
+from ledger.errors import IdentityMismatchError, InvalidTransitionError
+from ledger.reports import DeliveryError, StatusReport
+from ledger.status import STRICT, MessageState, Outcome, Status, TransitionTable, decide
+
+#: Aggregate ids are ``uuid5(MESSAGE_NAMESPACE, provider_message_id)``: any worker finds
+#: a message without a lookup, and two workers opening it at once collide on version 1.
+MESSAGE_NAMESPACE = UUID("5d3a0f8e-6c1b-4e0a-9a57-0c2f7b1d9e42")
+
+
+def message_uuid(message_id: str) -> UUID:
+    """The aggregate id of the provider's ``message_id``."""
+    return uuid5(MESSAGE_NAMESPACE, message_id)
+
+
+class Message(Aggregate):
+    """A message's delivery history and the status it implies."""
+
+    class Opened(Aggregate.Created):
+        message_id: str
+        sender: str | None
+        recipient: str | None
+        channel: str | None
+
+    class SendRecorded(Aggregate.Event):
+        template: str | None
+        campaign: str | None
+        accepted_at: datetime
+
+        def apply(self, aggregate: Any) -> None:
+            message: Message = aggregate
+            message.template = self.template
+            message.campaign = message.campaign or self.campaign
+            message.accepted_at = self.accepted_at
+
+    class StageReported(Aggregate.Event):
+        stage: str
+        occurred_at: datetime
+        error: dict[str, str | None] | None
+        campaign: str | None
+        raw: str
+
+        def apply(self, aggregate: Any) -> None:
+            message: Message = aggregate
+            stage = Status(self.stage)
+            message.stage_times[stage] = self.occurred_at
+            message.status = stage
+            if self.error is not None:
+                message.error = DeliveryError.from_record(self.error)
+            message.campaign = message.campaign or self.campaign
+
+    class StageReportedLate(StageReported):
+        def apply(self, aggregate: Any) -> None:
+            message: Message = aggregate
+            message.stage_times[Status(self.stage)] = self.occurred_at
+            message.campaign = message.campaign or self.campaign
+
+    class ReportRejected(Aggregate.Event):
+        stage: str
+        occurred_at: datetime
+        error: dict[str, str | None] | None
+        reason: str
+        raw: str
+
+        def apply(self, aggregate: Any) -> None:
+            message: Message = aggregate
+            message.conflicts.add((Status(self.stage), self.occurred_at))
+
+    def __init__(self, message_id: str, sender: str | None, recipient: str | None, channel: str | None) -> None:
+        self.message_id = message_id
+        self.sender = sender
+        self.recipient = recipient
+        self.channel = channel
+        self.template: str | None = None
+        self.campaign: str | None = None
+        self.accepted_at: datetime | None = None
+        self.status = Status.ACCEPTED
+        self.stage_times: dict[Status, datetime] = {}
+        self.error: DeliveryError | None = None
+        self.conflicts: set[tuple[Status, datetime]] = set()
+
+    @classmethod
+    def open(
+        cls,
+        message_id: str,
+        *,
+        sender: str | None,
+        recipient: str | None,
+        channel: str | None,
+        at: datetime,
+    ) -> Message:
+        """Start tracking ``message_id`` (``at``: when the ledger learned of it)."""
+        return cls._create(
+            cls.Opened,
+            id=message_uuid(message_id),
+            message_id=message_id,
+            sender=sender,
+            recipient=recipient,
+            channel=channel,
+            timestamp=at,
+        )
+
+    @property
+    def state(self) -> MessageState | None:
+        """What the transition table looks at; ``None`` while only a webhook has opened it."""
+        if self.accepted_at is None and not self.stage_times:
+            return None
+        return MessageState(self.status, self.stage_times.keys())
+
+    def record_send(
+        self,
+        *,
+        sender: str | None,
+        recipient: str | None,
+        channel: str | None,
+        template: str | None,
+        campaign: str | None,
+        accepted_at: datetime,
+        at: datetime,
+    ) -> Outcome:
+        """Record the send API's answer; a repeat is a ``duplicate``."""
+        self._check_identity(sender=sender, recipient=recipient, channel=channel)
+        if self.accepted_at is not None:
+            return Outcome.DUPLICATE
+        self.trigger_event(
+            self.SendRecorded, template=template, campaign=campaign, accepted_at=accepted_at, timestamp=at
+        )
+        return Outcome.APPLIED
+
+    def report(self, report: StatusReport, *, at: datetime, table: TransitionTable = STRICT) -> Outcome:
+        """Apply a provider report received ``at``; raise ``ContradictionError`` if it contradicts."""
+        self._check_identity(sender=report.sender, recipient=report.recipient, channel=report.channel)
+        outcome = decide(self.state, report.stage, table)
+        if outcome is Outcome.REJECTED:
+            raise InvalidTransitionError(message_id=self.message_id, status=self.status, stage=report.stage)
+        if outcome is Outcome.DUPLICATE:
+            return outcome
+        event_class = self.StageReported if outcome is Outcome.APPLIED else self.StageReportedLate
+        self.trigger_event(
+            event_class,
+            stage=report.stage.value,
+            occurred_at=report.occurred_at,
+            error=report.error.to_record() if report.error else None,
+            campaign=report.campaign,
+            raw=report.raw,
+            timestamp=at,
+        )
+        return outcome
+
+    def reject(self, report: StatusReport, *, reason: str, at: datetime) -> bool:
+        """Keep a contradicting report in the history; False if this one is already there."""
+        if (report.stage, report.occurred_at) in self.conflicts:
+            return False
+        self.trigger_event(
+            self.ReportRejected,
+            stage=report.stage.value,
+            occurred_at=report.occurred_at,
+            error=report.error.to_record() if report.error else None,
+            reason=reason,
+            raw=report.raw,
+            timestamp=at,
+        )
+        return True
+
+    def _check_identity(self, *, sender: str | None, recipient: str | None, channel: str | None) -> None:
+        for field, recorded, reported in (
+            ("sender", self.sender, sender),
+            ("recipient", self.recipient, recipient),
+            ("channel", self.channel, channel),
+        ):
+            if recorded is not None and reported is not None and recorded != reported:
+                raise IdentityMismatchError(
+                    message_id=self.message_id, field=field, recorded=recorded, reported=reported
+                )

@@ -1,0 +1,122 @@
+"""The rejection store: every input the ledger refused, with its reason.
+
+Nothing is dropped silently: a malformed body (kind ``malformed``) or a report that
+contradicts a message's history (kind ``contradiction``) is kept here with the raw
+bytes as received, in the same transaction as the batch that refused it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+
+from sqlalchemy import BigInteger, Column, Integer, LargeBinary, MetaData, String, Table, Text, insert, select
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.orm import Session
+
+from ledger.sql import UTCDateTime
+
+RejectionKind = Literal["malformed", "contradiction"]
+
+metadata = MetaData()
+
+rejections_table = Table(
+    "ledger_rejections",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True),
+    Column("received_at", UTCDateTime(), nullable=False, index=True),
+    Column("kind", String(16), nullable=False),
+    Column("message_id", String(256), nullable=True, index=True),
+    Column("reason", Text(), nullable=False),
+    Column("raw", LargeBinary(), nullable=False),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    """One refused input: ``raw`` is the body exactly as received."""
+
+    id: int
+    received_at: datetime
+    kind: RejectionKind
+    message_id: str | None
+    reason: str
+    raw: bytes
+
+    @property
+    def text(self) -> str:
+        """The raw body as text (undecodable bytes replaced)."""
+        return self.raw.decode("utf-8", errors="replace")
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready fields; ``raw`` as text."""
+        return {
+            "id": self.id,
+            "received_at": self.received_at.isoformat(),
+            "kind": self.kind,
+            "message_id": self.message_id,
+            "reason": self.reason,
+            "raw": self.text,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class NewRejection:
+    """A rejection about to be stored (no id yet)."""
+
+    received_at: datetime
+    kind: RejectionKind
+    message_id: str | None
+    reason: str
+    raw: bytes
+
+
+def create_table(engine: Engine) -> None:
+    """Create the rejection table if it does not exist."""
+    metadata.create_all(engine, checkfirst=True)
+
+
+def insert_rejections(session: Session | Connection, rejections: Sequence[NewRejection]) -> None:
+    """Add ``rejections`` inside the caller's transaction."""
+    if rejections:
+        session.execute(
+            insert(rejections_table),
+            [
+                {
+                    "received_at": r.received_at,
+                    "kind": r.kind,
+                    "message_id": r.message_id,
+                    "reason": r.reason,
+                    "raw": r.raw,
+                }
+                for r in rejections
+            ],
+        )
+
+
+def select_rejections(
+    connection: Session | Connection,
+    *,
+    limit: int = 100,
+    since: datetime | None = None,
+    message_id: str | None = None,
+) -> list[Rejection]:
+    """Rejections oldest first, received at or after ``since``, at most ``limit``."""
+    query = select(rejections_table).order_by(rejections_table.c.id).limit(limit)
+    if since is not None:
+        query = query.where(rejections_table.c.received_at >= since)
+    if message_id is not None:
+        query = query.where(rejections_table.c.message_id == message_id)
+    return [
+        Rejection(
+            id=row.id,
+            received_at=row.received_at,
+            kind=row.kind,
+            message_id=row.message_id,
+            reason=row.reason,
+            raw=bytes(row.raw),
+        )
+        for row in connection.execute(query)
+    ]
