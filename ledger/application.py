@@ -178,8 +178,11 @@ class Ledger(Application[UUID]):
             return store.select_rejections(session, limit=limit, since=since, message_id=message_id)
 
     def close(self) -> None:
-        """Release the database connections."""
+        """Release the database connections (the pool is disposed)."""
         super().close()
+        recorder = getattr(self, "_sql", None)  # absent when opening failed
+        if recorder is not None and recorder.datastore.engine is not None:
+            recorder.datastore.engine.dispose()
 
     def _apply(
         self, received: list[tuple[Payload, datetime]], parsed: list[StatusReport | InvalidPayloadError]

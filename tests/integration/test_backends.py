@@ -1,0 +1,44 @@
+"""The Ledger contract on a SQLite file and on PostgreSQL, plus backend-specific checks."""
+
+from __future__ import annotations
+
+import pytest
+
+from ledger import Ledger, Status, StorageError
+from ledger.connectly import delivery_status_payload
+from tests.integration.contract import LedgerContract
+
+
+class TestSQLiteFile(LedgerContract):
+    @pytest.fixture
+    def url(self, sqlite_database: str) -> str:
+        return sqlite_database
+
+
+@pytest.mark.postgres
+class TestPostgreSQL(LedgerContract):
+    @pytest.fixture
+    def url(self, postgres_database: str) -> str:
+        return postgres_database
+
+
+def test_open_without_a_url_reads_the_environment(sqlite_database: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LEDGER_DATABASE_URL", sqlite_database)
+    with Ledger.open() as ledger:
+        ledger.ingest(delivery_status_payload("m-1", Status.SENT, timestamp=1641513098))
+    with Ledger.open(sqlite_database) as ledger:
+        assert ledger.message("m-1").status is Status.SENT
+
+
+def test_open_without_a_url_or_environment_uses_ledger_db_here(
+    tmp_path: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("LEDGER_DATABASE_URL", raising=False)
+    monkeypatch.chdir(tmp_path)  # type: ignore[arg-type]
+    with Ledger.open() as ledger:
+        assert ledger.url == "sqlite:///ledger.db"
+
+
+def test_an_unreachable_database_is_a_storage_error() -> None:
+    with pytest.raises(StorageError, match="could not open the ledger"):
+        Ledger.open("postgresql://postgres@127.0.0.1:1/test")
