@@ -29,6 +29,9 @@ test: lint typecheck
 unit: install
 	$(BIN)/pytest tests/unit
 
+demo: install
+	$(BIN)/python examples/quickstart.py
+
 bench: install
 	$(BIN)/python -m benchmarks
 

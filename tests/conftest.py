@@ -42,14 +42,14 @@ def postgres_server() -> str:
 
 
 @pytest.fixture
-def postgres_database(postgres_server: str) -> Iterator[str]:
+def postgres_database(postgres_server: str) -> str:
     """An empty PostgreSQL database (its public schema dropped and recreated) for one test."""
     engine = sqlalchemy.create_engine(postgres_server)
     with engine.begin() as connection:
         connection.execute(sqlalchemy.text("DROP SCHEMA public CASCADE"))
         connection.execute(sqlalchemy.text("CREATE SCHEMA public"))
     engine.dispose()
-    yield postgres_server
+    return postgres_server
 
 
 @pytest.fixture

@@ -93,7 +93,8 @@ class LedgerContract:
         ledger.ingest(webhook("m-1", Status.READ, 30))
         outcome = ledger.ingest(webhook("m-1", Status.FAILED, 40, error=OPTED_OUT))
         assert (outcome.kind, outcome.status) == (Outcome.REJECTED, Status.READ)
-        assert outcome.reason is not None and "is read; a failed report contradicts it" in outcome.reason
+        assert outcome.reason is not None
+        assert "is read; a failed report contradicts it" in outcome.reason
         assert ledger.message("m-1").status is Status.READ
         entry = ledger.history("m-1")[-1]
         assert (entry.event, entry.outcome, entry.stage, entry.error) == (
@@ -110,7 +111,8 @@ class LedgerContract:
         ledger.record_sent("m-1", sender=SENDER, recipient=RECIPIENT)
         outcome = ledger.ingest(webhook("m-1", Status.DELIVERED, recipient="+4400000"))
         assert outcome.kind is Outcome.REJECTED
-        assert outcome.reason is not None and "recipient" in outcome.reason
+        assert outcome.reason is not None
+        assert "recipient" in outcome.reason
         assert ledger.message("m-1").status is Status.ACCEPTED
         assert [r.kind for r in ledger.rejections()] == ["contradiction"]
 
@@ -119,7 +121,8 @@ class LedgerContract:
         for payload in (body, b"\xff\x00 not json", "[]", {"topic": "delivery_status"}):
             outcome = ledger.ingest(payload)
             assert outcome.kind is Outcome.REJECTED
-            assert outcome.reason is not None and outcome.reason.startswith("invalid payload: ")
+            assert outcome.reason is not None
+            assert outcome.reason.startswith("invalid payload: ")
         stored = ledger.rejections()
         assert [r.kind for r in stored] == ["malformed"] * 4
         assert stored[0].raw == body
@@ -143,7 +146,8 @@ class LedgerContract:
         ]
         assert [h.received_at for h in history] == [T0, T0, T0 + timedelta(minutes=1), T0 + timedelta(minutes=2)]
         assert history[2].occurred_at == T0 + timedelta(seconds=20)
-        assert history[2].raw is not None and json.loads(history[2].raw)["statusUpdate"]["status"] == "delivered"
+        assert history[2].raw is not None
+        assert json.loads(history[2].raw)["statusUpdate"]["status"] == "delivered"
 
     def test_unknown_ids_are_not_found(self, ledger: Ledger) -> None:
         with pytest.raises(MessageNotFoundError, match="nope"):

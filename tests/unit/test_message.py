@@ -31,7 +31,10 @@ def test_read_before_delivered_keeps_read_and_fills_in_the_delivered_time() -> N
     assert message.report(report(Status.READ, 30), at=T0) is Outcome.APPLIED
     assert message.report(report(Status.DELIVERED, 20), at=T0) is Outcome.LATE
     assert message.status is Status.READ
-    assert message.stage_times == {Status.READ: T0 + timedelta(seconds=30), Status.DELIVERED: T0 + timedelta(seconds=20)}
+    assert message.stage_times == {
+        Status.READ: T0 + timedelta(seconds=30),
+        Status.DELIVERED: T0 + timedelta(seconds=20),
+    }
 
 
 def test_skipped_stages_stay_unknown() -> None:

@@ -6,7 +6,16 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from ledger import FAILURE_AFTER_DELIVERY, STRICT, InvalidTransitionError, Message, MessageState, Outcome, Status, decide
+from ledger import (
+    FAILURE_AFTER_DELIVERY,
+    STRICT,
+    InvalidTransitionError,
+    Message,
+    MessageState,
+    Outcome,
+    Status,
+    decide,
+)
 from ledger.reports import StatusReport
 from ledger.status import STAGES, make_table, render_table
 
@@ -74,7 +83,9 @@ def test_render_table_prints_every_row_and_column() -> None:
 
 def test_ranks_order_the_happy_path() -> None:
     assert [s.rank for s in (Status.ACCEPTED, S, DL, RD)] == [0, 1, 2, 3]
-    assert F.is_terminal and RD.is_terminal and not DL.is_terminal
+    assert F.is_terminal
+    assert RD.is_terminal
+    assert not DL.is_terminal
 
 
 def message_in(status: Status | None) -> Message:
