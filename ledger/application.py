@@ -10,16 +10,18 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Mapping
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from typing import Any, ClassVar, Self, TypeVar
 from uuid import UUID
 
 import sqlalchemy.exc
 from eventsourcing.application import AggregateNotFoundError, Application
-from eventsourcing.persistence import IntegrityError, PersistenceError
+from eventsourcing.persistence import IntegrityError
 from eventsourcing_sqlalchemy.recorders import SQLAlchemyApplicationRecorder
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
 
 from ledger import rejections as store
 from ledger.connectly import MAX_ID_LENGTH, parse_delivery_status
@@ -27,7 +29,7 @@ from ledger.errors import ContradictionError, InvalidPayloadError, MessageNotFou
 from ledger.message import Message, message_uuid
 from ledger.rejections import NewRejection, Rejection
 from ledger.reports import StatusReport
-from ledger.sql import DEFAULT_URL, normalise_url
+from ledger.sql import DEFAULT_URL, normalise_url, storage_errors
 from ledger.status import STRICT, Outcome, TransitionTable
 from ledger.views import HistoryEntry, IngestOutcome, MessageView, history_of
 
@@ -70,13 +72,12 @@ class Ledger(Application[UUID]):
     ) -> None:
         self.transitions = transitions
         self._clock = clock
-        with _storage_errors("open the ledger"):
+        with storage_errors("open the ledger"):
             super().__init__(env)
             if not isinstance(self.recorder, SQLAlchemyApplicationRecorder):
                 raise TypeError("the Ledger needs the eventsourcing_sqlalchemy persistence module")
             self._sql: SQLAlchemyApplicationRecorder = self.recorder
-            assert self._sql.datastore.engine is not None
-            store.create_table(self._sql.datastore.engine.engine)
+            store.create_table(self.engine)
 
     @classmethod
     def open(
@@ -96,11 +97,24 @@ class Ledger(Application[UUID]):
         return cls({"SQLALCHEMY_URL": url}, transitions=transitions, clock=clock)
 
     @property
+    def engine(self) -> Engine:
+        """The SQLAlchemy engine of the ledger's database (for read models and tools)."""
+        engine = self._sql.datastore.engine
+        assert isinstance(engine, Engine)
+        return engine
+
+    def session(self, *, commit: bool = True) -> AbstractContextManager[Session]:
+        """A transaction on the ledger's database, shared with the event recorder.
+
+        Work done in it (by projections, say) commits or rolls back together with any
+        events saved inside it.
+        """
+        return self._sql.transaction(commit=commit)
+
+    @property
     def url(self) -> str:
         """The database URL, with any password hidden."""
-        engine = self._sql.datastore.engine
-        assert engine is not None
-        return engine.engine.url.render_as_string(hide_password=True)
+        return self.engine.url.render_as_string(hide_password=True)
 
     def record_sent(
         self,
@@ -164,7 +178,7 @@ class Ledger(Application[UUID]):
 
     def history(self, message_id: str) -> list[HistoryEntry]:
         """The audit trail of ``message_id``, oldest first: every fact the ledger recorded."""
-        with _storage_errors("read the history"):
+        with storage_errors("read the history"):
             events = list(self.events.get(message_uuid(message_id)))
         if not events:
             raise MessageNotFoundError(message_id=message_id)
@@ -174,7 +188,7 @@ class Ledger(Application[UUID]):
         self, *, limit: int = 100, since: datetime | None = None, message_id: str | None = None
     ) -> list[Rejection]:
         """Refused input, oldest first: malformed bodies and contradictions, with reasons."""
-        with _storage_errors("read the rejections"), self._sql.transaction(commit=False) as session:
+        with storage_errors("read the rejections"), self.session(commit=False) as session:
             return store.select_rejections(session, limit=limit, since=since, message_id=message_id)
 
     def close(self) -> None:
@@ -215,7 +229,7 @@ class Ledger(Application[UUID]):
     def _load(self, message_ids: Iterable[str]) -> dict[str, Message]:
         """The stored messages among ``message_ids`` (unknown ids are left out)."""
         found: dict[str, Message] = {}
-        with _storage_errors("load messages"):
+        with storage_errors("load messages"):
             for message_id in message_ids:
                 try:
                     found[message_id] = self.repository.get(message_uuid(message_id))
@@ -235,7 +249,7 @@ class Ledger(Application[UUID]):
         if not changed and not refused:
             return
         try:
-            with _storage_errors("save"), self._sql.transaction(commit=True) as session:
+            with storage_errors("save"), self.session() as session:
                 if changed:
                     self.save(*changed)
                 store.insert_rejections(session, refused)
@@ -252,16 +266,6 @@ class Ledger(Application[UUID]):
             except _VersionConflictError:
                 continue
         raise StorageError(f"gave up after {MAX_CONFLICT_RETRIES} version conflicts with other writers")
-
-
-@contextmanager
-def _storage_errors(doing: str) -> Iterator[None]:
-    """Translate database failures into :class:`StorageError` (the cause is kept)."""
-    try:
-        yield
-    except (PersistenceError, sqlalchemy.exc.SQLAlchemyError, OSError) as error:
-        detail = str(error).splitlines()[0] if str(error) else type(error).__name__
-        raise StorageError(f"could not {doing}: {detail}") from error
 
 
 def _parse(payload: Payload) -> StatusReport | InvalidPayloadError:

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
+import sqlalchemy.exc
+from eventsourcing.persistence import PersistenceError
 from sqlalchemy import DateTime
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
+
+from ledger.errors import StorageError
 
 DEFAULT_URL = "sqlite:///ledger.db"
 
@@ -39,3 +45,13 @@ class UTCDateTime(TypeDecorator[datetime]):
             return None
         assert isinstance(value, datetime)
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+@contextmanager
+def storage_errors(doing: str) -> Iterator[None]:
+    """Translate database failures into :class:`StorageError` (the cause is kept)."""
+    try:
+        yield
+    except (PersistenceError, sqlalchemy.exc.SQLAlchemyError, OSError) as error:
+        detail = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise StorageError(f"could not {doing}: {detail}") from error

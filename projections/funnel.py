@@ -1,0 +1,200 @@
+"""The delivery ``funnel`` read model: counts, rates and latencies, overall, per campaign, per day.
+
+One row per message holds its status, its stage times and two latencies
+(sent → delivered, delivered → read).  Rates:
+
+- ``delivery_rate``: messages known to have reached the phone (delivered or read) / all messages;
+- ``read_rate``: messages read / messages that reached the phone;
+- ``failure_rate``: failed messages / all messages.
+
+A message's ``day`` is the UTC date of the earliest time known for it (send or report).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+from sqlalchemy import Column, Float, String, Table, case, func, select
+from sqlalchemy.orm import Session
+
+from ledger.message import Message
+from ledger.sql import UTCDateTime
+from ledger.status import Status
+from projections.base import Connect, aggregate_key, metadata, replace_rows
+from projections.current_status import load_rows
+
+FunnelBy = Literal["campaign", "day"]
+PERCENTILES = (50, 90, 99)
+
+funnel_table = Table(
+    "view_funnel",
+    metadata,
+    Column("aggregate_id", String(32), primary_key=True),
+    Column("campaign", String(256), index=True),
+    Column("day", String(10), index=True),
+    Column("status", String(16), nullable=False),
+    Column("accepted_at", UTCDateTime()),
+    Column("sent_at", UTCDateTime()),
+    Column("delivered_at", UTCDateTime()),
+    Column("read_at", UTCDateTime()),
+    Column("failed_at", UTCDateTime()),
+    Column("sent_to_delivered", Float),
+    Column("delivered_to_read", Float),
+)
+
+_TIMES = ("accepted_at", "sent_at", "delivered_at", "read_at", "failed_at")
+
+
+def fold(row: dict[str, Any] | None, event: Any) -> dict[str, Any]:
+    """The message's funnel row after ``event`` (pure; ``row`` is not modified)."""
+    if isinstance(event, Message.Opened):
+        new: dict[str, Any] = {"aggregate_id": aggregate_key(event.originator_id), "campaign": None, "day": None}
+        new |= dict.fromkeys(_TIMES) | {"status": Status.ACCEPTED.value}
+    else:
+        if row is None:
+            raise ValueError(f"{type(event).__qualname__} for a message that was never opened: {event.originator_id}")
+        new = dict(row)
+        if isinstance(event, Message.SendRecorded):
+            new["accepted_at"] = event.accepted_at
+        elif isinstance(event, Message.StageReported):
+            new[f"{event.stage}_at"] = event.occurred_at
+            if not isinstance(event, Message.StageReportedLate):
+                new["status"] = event.stage
+        new["campaign"] = new["campaign"] or getattr(event, "campaign", None)
+    known = [new[name] for name in _TIMES if new[name] is not None]
+    new["day"] = min(known).date().isoformat() if known else None
+    new["sent_to_delivered"] = _seconds(new["sent_at"], new["delivered_at"])
+    new["delivered_to_read"] = _seconds(new["delivered_at"], new["read_at"])
+    return new
+
+
+def _seconds(start: datetime | None, end: datetime | None) -> float | None:
+    return None if start is None or end is None else (end - start).total_seconds()
+
+
+class FunnelProjection:
+    """Maintains ``view_funnel`` from the ledger's events."""
+
+    name = "funnel"
+    tables = (funnel_table,)
+
+    def process(self, session: Session, events: Sequence[Any]) -> None:
+        keys = sorted({aggregate_key(e.originator_id) for e in events})
+        rows = load_rows(session, funnel_table, keys)
+        for event in events:
+            key = aggregate_key(event.originator_id)
+            rows[key] = fold(rows.get(key), event)
+        replace_rows(session, funnel_table, "aggregate_id", list(rows.values()))
+
+    def clear(self, session: Session) -> None:
+        session.execute(funnel_table.delete())
+
+
+@dataclass(frozen=True, slots=True)
+class Latency:
+    """Nearest-rank percentiles of a latency, in seconds (None when nothing was measured)."""
+
+    count: int
+    p50: float | None
+    p90: float | None
+    p99: float | None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready fields."""
+        return {"count": self.count, "p50": self.p50, "p90": self.p90, "p99": self.p99}
+
+
+@dataclass(frozen=True, slots=True)
+class FunnelRow:
+    """The funnel of one group (``key`` is None for the whole ledger)."""
+
+    key: str | None
+    total: int
+    counts: dict[Status, int]
+    delivery_rate: float
+    read_rate: float
+    failure_rate: float
+    sent_to_delivered: Latency
+    delivered_to_read: Latency
+    reached: int = field(default=0)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready fields."""
+        return {
+            "key": self.key,
+            "total": self.total,
+            "counts": {status.value: count for status, count in self.counts.items()},
+            "delivery_rate": self.delivery_rate,
+            "read_rate": self.read_rate,
+            "failure_rate": self.failure_rate,
+            "sent_to_delivered": self.sent_to_delivered.to_dict(),
+            "delivered_to_read": self.delivered_to_read.to_dict(),
+        }
+
+
+def percentiles(values: Sequence[float]) -> Latency:
+    """Nearest-rank p50/p90/p99 of sorted ``values``."""
+    if not values:
+        return Latency(0, None, None, None)
+    n = len(values)
+    p50, p90, p99 = (values[max(0, math.ceil(p / 100 * n) - 1)] for p in PERCENTILES)
+    return Latency(n, p50, p90, p99)
+
+
+class FunnelView:
+    """Queries over ``view_funnel``."""
+
+    def __init__(self, connect: Connect) -> None:
+        self._connect = connect
+
+    def summary(self, *, by: FunnelBy | None = None) -> list[FunnelRow]:
+        """The funnel overall (``by=None``: one row), or one row per campaign or day."""
+        if by not in (None, "campaign", "day"):
+            raise ValueError(f"by must be None, 'campaign' or 'day'; got {by!r}")
+        table = funnel_table
+        key = table.c[by] if by else None
+        reached = case((table.c.delivered_at.is_not(None) | table.c.read_at.is_not(None), 1), else_=0)
+        read = case((table.c.read_at.is_not(None), 1), else_=0)
+        key_columns = [key.label("key")] if key is not None else []
+        counts_query = select(*key_columns, table.c.status, func.count(), func.sum(reached), func.sum(read)).group_by(
+            *([key] if key is not None else []), table.c.status
+        )
+        groups: dict[str | None, dict[str, Any]] = {}
+        latencies: dict[str | None, dict[str, list[float]]] = {}
+        with self._connect() as connection:
+            for row in connection.execute(counts_query):
+                group_key = row[0] if key is not None else None
+                status, count, reached_count, read_count = row[-4:]
+                group = groups.setdefault(group_key, {"counts": dict.fromkeys(Status, 0), "reached": 0, "read": 0})
+                group["counts"][Status(status)] += count
+                group["reached"] += int(reached_count or 0)
+                group["read"] += int(read_count or 0)
+            for name in ("sent_to_delivered", "delivered_to_read"):
+                column = table.c[name]
+                query = select(*key_columns, column).where(column.is_not(None)).order_by(column)
+                for row in connection.execute(query):
+                    group_key = row[0] if key is not None else None
+                    latencies.setdefault(group_key, {}).setdefault(name, []).append(row[-1])
+        if not groups and by is None:
+            groups[None] = {"counts": dict.fromkeys(Status, 0), "reached": 0, "read": 0}
+        return [self._row(k, groups[k], latencies.get(k, {})) for k in sorted(groups, key=lambda k: k or "")]
+
+    @staticmethod
+    def _row(key: str | None, group: dict[str, Any], latency: dict[str, list[float]]) -> FunnelRow:
+        counts: dict[Status, int] = group["counts"]
+        total = sum(counts.values())
+        return FunnelRow(
+            key=key,
+            total=total,
+            counts=counts,
+            delivery_rate=group["reached"] / total if total else 0.0,
+            read_rate=group["read"] / group["reached"] if group["reached"] else 0.0,
+            failure_rate=counts[Status.FAILED] / total if total else 0.0,
+            sent_to_delivered=percentiles(latency.get("sent_to_delivered", [])),
+            delivered_to_read=percentiles(latency.get("delivered_to_read", [])),
+            reached=group["reached"],
+        )
