@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence, Set
 from contextlib import AbstractContextManager
 from typing import Any, Protocol, TypeVar
 from uuid import UUID
@@ -44,15 +44,26 @@ def chunks(items: Sequence[T], size: int = 500) -> Iterator[Sequence[T]]:
         yield items[start : start + size]
 
 
-def replace_rows(session: Session, table: Table, key: str, rows: Sequence[dict[str, Any]]) -> None:
+def replace_rows(
+    session: Session, table: Table, key: str, rows: Sequence[dict[str, Any]], *, new: Set[str] = frozenset()
+) -> None:
     """Write ``rows`` keyed by column ``key``: delete the old versions, insert the new ones.
 
-    Portable across SQLite and PostgreSQL, and one executemany per chunk.
+    Keys in ``new`` are known not to be stored yet (their message was opened in this
+    page), so no delete is spent on them.  Portable across SQLite and PostgreSQL, and
+    one executemany per chunk.
     """
     column = table.c[key]
-    for part in chunks(rows):
-        session.execute(delete(table).where(column.in_([row[key] for row in part])))
-        session.execute(insert(table), list(part))
+    stale = [row[key] for row in rows if row[key] not in new]
+    for part in chunks(stale):
+        session.execute(delete(table).where(column.in_(part)))
+    for rows_part in chunks(rows, 5000):
+        session.execute(insert(table), list(rows_part))
+
+
+def opened_in(events: Sequence[Any]) -> set[str]:
+    """Keys of the messages whose first event is among ``events`` (nothing of them is stored yet)."""
+    return {aggregate_key(e.originator_id) for e in events if e.originator_version == 1}
 
 
 def aggregate_key(originator_id: UUID) -> str:

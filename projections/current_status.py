@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from ledger.message import Message
 from ledger.sql import UTCDateTime
 from ledger.status import Status
-from projections.base import Connect, aggregate_key, chunks, metadata, replace_rows
+from projections.base import Connect, aggregate_key, chunks, metadata, opened_in, replace_rows
 
 current_status_table = Table(
     "view_current_status",
@@ -113,12 +113,13 @@ class CurrentStatusProjection:
     tables = (current_status_table,)
 
     def process(self, session: Session, events: Sequence[Any]) -> None:
-        keys = sorted({aggregate_key(e.originator_id) for e in events})
+        new = opened_in(events)
+        keys = sorted({aggregate_key(e.originator_id) for e in events} - new)
         rows = load_rows(session, current_status_table, keys)
         for event in events:
             key = aggregate_key(event.originator_id)
             rows[key] = fold(rows.get(key), event)
-        replace_rows(session, current_status_table, "aggregate_id", list(rows.values()))
+        replace_rows(session, current_status_table, "aggregate_id", list(rows.values()), new=new)
 
     def clear(self, session: Session) -> None:
         session.execute(current_status_table.delete())

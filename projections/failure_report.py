@@ -19,7 +19,7 @@ from sqlalchemy.sql import ColumnElement
 from ledger.message import Message
 from ledger.sql import UTCDateTime
 from ledger.status import Status
-from projections.base import Connect, aggregate_key, metadata, replace_rows
+from projections.base import Connect, aggregate_key, metadata, opened_in, replace_rows
 from projections.current_status import load_rows
 
 GroupBy = Literal["code", "type", "campaign", "recipient", "day"]
@@ -34,6 +34,7 @@ failure_messages_table = Table(
     Column("message_id", String(256), nullable=False),
     Column("recipient", String(256)),
     Column("campaign", String(256)),
+    Column("failures", Integer, nullable=False),
 )
 
 failures_table = Table(
@@ -64,11 +65,13 @@ class FailureReportProjection:
     tables = (failure_messages_table, failures_table)
 
     def process(self, session: Session, events: Sequence[Any]) -> None:
-        keys = sorted({aggregate_key(e.originator_id) for e in events})
-        context = load_rows(session, failure_messages_table, keys)
+        new = opened_in(events)
+        context = load_rows(
+            session, failure_messages_table, sorted({aggregate_key(e.originator_id) for e in events} - new)
+        )
         changed: set[str] = set()
         failures: list[dict[str, Any]] = []
-        campaign_fills: dict[str, str] = {}
+        late_campaigns: dict[str, str] = {}
         for event in events:
             key = aggregate_key(event.originator_id)
             if isinstance(event, Message.Opened):
@@ -77,20 +80,27 @@ class FailureReportProjection:
                     "message_id": event.message_id,
                     "recipient": event.recipient,
                     "campaign": None,
+                    "failures": 0,
                 }
                 changed.add(key)
                 continue
             message = context[key]
             campaign = getattr(event, "campaign", None)
             if campaign and not message["campaign"]:
-                message["campaign"] = campaign_fills[key] = campaign
+                # A campaign learned after a failure (the send answer came late) describes it too.
+                message["campaign"] = campaign
                 changed.add(key)
-            is_failure_report = isinstance(event, Message.StageReported | Message.ReportRejected)
-            if is_failure_report and event.stage == Status.FAILED.value:
+                if message["failures"]:
+                    late_campaigns[key] = campaign
+                    for row in failures:
+                        if row["aggregate_id"] == key:
+                            row["campaign"] = campaign
+            if isinstance(event, Message.StageReported | Message.ReportRejected) and event.stage == Status.FAILED.value:
                 failures.append(_failure_row(message, event))
-        replace_rows(session, failure_messages_table, "aggregate_id", [context[k] for k in sorted(changed)])
-        # A campaign learned after a failure (the send answer came late) describes it too.
-        for key, campaign in campaign_fills.items():
+                message["failures"] += 1
+                changed.add(key)
+        replace_rows(session, failure_messages_table, "aggregate_id", [context[k] for k in sorted(changed)], new=new)
+        for key, campaign in late_campaigns.items():
             session.execute(
                 update(failures_table)
                 .where(failures_table.c.aggregate_id == key, failures_table.c.campaign.is_(None))

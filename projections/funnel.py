@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 from ledger.message import Message
 from ledger.sql import UTCDateTime
 from ledger.status import Status
-from projections.base import Connect, aggregate_key, metadata, replace_rows
+from projections.base import Connect, aggregate_key, metadata, opened_in, replace_rows
 from projections.current_status import load_rows
 
 FunnelBy = Literal["campaign", "day"]
@@ -83,12 +83,13 @@ class FunnelProjection:
     tables = (funnel_table,)
 
     def process(self, session: Session, events: Sequence[Any]) -> None:
-        keys = sorted({aggregate_key(e.originator_id) for e in events})
+        new = opened_in(events)
+        keys = sorted({aggregate_key(e.originator_id) for e in events} - new)
         rows = load_rows(session, funnel_table, keys)
         for event in events:
             key = aggregate_key(event.originator_id)
             rows[key] = fold(rows.get(key), event)
-        replace_rows(session, funnel_table, "aggregate_id", list(rows.values()))
+        replace_rows(session, funnel_table, "aggregate_id", list(rows.values()), new=new)
 
     def clear(self, session: Session) -> None:
         session.execute(funnel_table.delete())

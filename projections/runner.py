@@ -187,10 +187,11 @@ class Projections:
             last = notifications[-1].id
             with storage_errors("update the views"), self._transaction() as session:
                 for name, position in positions.items():
+                    # Claim the page first: a concurrent runner blocks here, then is refused.
+                    _advance(session, name, expected=position, to=last)
                     page = [event for notification_id, event in events if notification_id > position]
                     if page:
                         self._projections[name].process(session, page)
-                    _advance(session, name, expected=position, to=last)
             positions = dict.fromkeys(positions, last)
             processed += len(events)
             if on_progress is not None:
