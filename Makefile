@@ -30,7 +30,7 @@ unit: install
 	$(BIN)/pytest tests/unit
 
 demo: install
-	$(BIN)/python examples/quickstart.py
+	$(BIN)/ledger demo --db sqlite:///demo.db --fresh
 
 bench: install
 	$(BIN)/python -m benchmarks

@@ -83,9 +83,10 @@ class TrafficShape:
     delivered: float = 0.95
     read: float = 0.60
     failed: float = 0.04
-    out_of_order: float = 0.10
+    out_of_order: float = 0.10  # of messages: one later stage arrives before an earlier one
     duplicated: float = 0.03
     malformed: float = 0.002
+    contradictory: float = 0.002  # of messages: a failure reported after delivery
 
 
 class Traffic:
@@ -138,7 +139,13 @@ class Traffic:
         shape = self.shape
         arrivals: list[tuple[float, dict[str, Any]]] = []
         for send in sends:
-            for stage, moment in self._lifecycle(send, rng):
+            lifecycle = self._lifecycle(send, rng)
+            arrive_at = [moment.timestamp() + rng.random() for _, moment in lifecycle]
+            # Out of order: a later stage of this message overtakes an earlier one.
+            if len(lifecycle) > 1 and rng.random() < shape.out_of_order:
+                i = rng.randrange(len(lifecycle) - 1)
+                arrive_at[i], arrive_at[i + 1] = arrive_at[i + 1], arrive_at[i]
+            for (stage, moment), arrival in zip(lifecycle, arrive_at, strict=True):
                 error = None
                 if stage is Status.FAILED:
                     error = _failure(rng)
@@ -151,13 +158,9 @@ class Traffic:
                     error=error,
                     campaign=send.campaign if rng.random() < 0.5 else None,
                 )
-                arrivals.append((moment.timestamp() + rng.random(), payload))
+                arrivals.append((arrival, payload))
         arrivals.sort(key=lambda item: item[0])
         payloads = [payload for _, payload in arrivals]
-        # Out of order: a report overtakes the one before it.
-        for i in range(1, len(payloads)):
-            if rng.random() < shape.out_of_order:
-                payloads[i - 1], payloads[i] = payloads[i], payloads[i - 1]
         # Retries arrive a little later than the original.
         for i in range(len(payloads) - 1, -1, -1):
             if rng.random() < shape.duplicated:
@@ -179,6 +182,8 @@ class Traffic:
             stages.append((Status.DELIVERED, moment))
             if rng.random() < self.shape.read / self.shape.delivered:
                 stages.append((Status.READ, moment + timedelta(seconds=int(rng.expovariate(1 / 900)))))
+            if rng.random() < self.shape.contradictory:
+                stages.append((Status.FAILED, moment + timedelta(hours=1)))
         return stages
 
 

@@ -1,0 +1,390 @@
+"""The ``ledger`` command: a thin shell over the Ledger and its projections.
+
+The database comes from ``--db URL``, else ``LEDGER_DATABASE_URL``, else
+``sqlite:///ledger.db``.  Errors are one line on stderr and a non-zero exit status:
+1 for an unknown message, 2 for bad usage or unreadable input, 3 for the database.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any, NoReturn
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
+
+from ledger import cli_render as render
+from ledger.application import Ledger
+from ledger.errors import LedgerError, MessageNotFoundError, StorageError
+from ledger.simulate import Traffic
+from ledger.sql import DEFAULT_URL, normalise_url
+from ledger.views import IngestOutcome
+from projections import GROUP_BY, Projections
+from projections.runner import Progress as RunnerProgress
+
+BATCH_SIZE = 1000
+
+app = typer.Typer(
+    name="ledger",
+    help="An event-sourced ledger of WhatsApp delivery statuses (Connectly webhooks).",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+out = Console()
+err = Console(stderr=True)
+
+Db = Annotated[
+    str | None,
+    typer.Option("--db", help="SQLAlchemy URL (default: $LEDGER_DATABASE_URL, else sqlite:///ledger.db)."),
+]
+AsJson = Annotated[bool, typer.Option("--json", help="Machine output: JSON on stdout.")]
+
+
+def fail(message: str, code: int) -> NoReturn:
+    """One clear line on stderr, then exit with ``code``."""
+    err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+@contextmanager
+def clear_errors() -> Iterator[None]:
+    """Turn the errors a user can cause into one line and an exit status, never a traceback."""
+    try:
+        yield
+    except MessageNotFoundError as error:
+        fail(str(error), 1)
+    except StorageError as error:
+        fail(str(error), 3)
+    except (LedgerError, ValueError, OSError) as error:
+        fail(str(error), 2)
+
+
+def parse_time(value: str | None, option: str) -> datetime | None:
+    """An ISO-8601 time; a time without a zone is taken as UTC."""
+    if value is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise typer.BadParameter(f"not an ISO-8601 time: {value!r}", param_hint=option) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment
+
+
+def progress_bar(transient: bool = False) -> Progress:
+    """A progress bar on stderr, shown only on a terminal."""
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TaskProgressColumn(),
+        TextColumn("{task.fields[rate]}"),
+        TimeElapsedColumn(),
+        console=err,
+        disable=not err.is_terminal,
+        transient=transient,
+    )
+
+
+def read_payloads(sources: list[str]) -> Iterator[str | dict[str, Any]]:
+    """Payloads from JSON Lines or JSON array files (``-``: stdin), lazily for JSON Lines.
+
+    Lines are passed on as text, so a malformed one is kept byte for byte in the
+    rejection store.
+    """
+    for source in sources:
+        stream = sys.stdin if source == "-" else open(source, encoding="utf-8", errors="surrogateescape")  # noqa: SIM115
+        try:
+            first = stream.read(1)
+            while first.isspace():
+                first = stream.read(1)
+            if first == "[":
+                try:
+                    document = json.loads(first + stream.read())
+                except ValueError as error:
+                    raise ValueError(f"{source}: not a JSON array: {error}") from None
+                yield from document
+                continue
+            pending = first
+            for line in stream:
+                line = pending + line
+                pending = ""
+                if line.strip():
+                    yield line.rstrip("\n")
+            if pending.strip():
+                yield pending
+        finally:
+            if stream is not sys.stdin:
+                stream.close()
+
+
+def ingest_stream(ledger: Ledger, payloads: Iterator[str | dict[str, Any]], total: int | None) -> list[IngestOutcome]:
+    """Ingest in batches through ``ingest_many``, with a progress bar showing reports/s."""
+    outcomes: list[IngestOutcome] = []
+    started = time.perf_counter()
+    with progress_bar() as progress:
+        task = progress.add_task("ingesting", total=total, rate="")
+        batch: list[str | dict[str, Any]] = []
+        for payload in payloads:
+            batch.append(payload)
+            if len(batch) == BATCH_SIZE:
+                outcomes += ledger.ingest_many(batch)
+                batch = []
+                rate = len(outcomes) / (time.perf_counter() - started)
+                progress.update(task, completed=len(outcomes), rate=f"{rate:,.0f} reports/s")
+        if batch:
+            outcomes += ledger.ingest_many(batch)
+        rate = len(outcomes) / max(time.perf_counter() - started, 1e-9)
+        progress.update(task, completed=len(outcomes), total=len(outcomes), rate=f"{rate:,.0f} reports/s")
+    return outcomes
+
+
+def caught_up(db: str | None) -> Projections:
+    """The projections, caught up first so what a read command shows is never stale."""
+    views = Projections.open(db)
+    with progress_bar(transient=True) as progress:
+        behind = max(0, views.head() - min(views.positions().values()))
+        task = progress.add_task("updating views", total=behind, rate="")
+        views.catch_up(on_progress=lambda p: progress.update(task, completed=p.processed))
+    return views
+
+
+@app.command()
+def ingest(
+    files: Annotated[
+        list[str], typer.Argument(help="JSON Lines or JSON array files of webhook payloads; - for stdin.")
+    ],
+    db: Db = None,
+) -> None:
+    """Ingest webhook payloads; rejected ones are kept in the rejection store (exit status 0)."""
+    with clear_errors(), Ledger.open(db) as ledger:
+        outcomes = ingest_stream(ledger, read_payloads(files), total=None)
+    render.show(out, render.outcomes_table(outcomes))
+
+
+@app.command("record-sent")
+def record_sent(
+    message_id: Annotated[str, typer.Argument(help="The id the send API answered.")],
+    recipient: Annotated[str, typer.Option(help="The recipient's phone number.")],
+    sender: Annotated[str | None, typer.Option(help="The business's phone number.")] = None,
+    channel: Annotated[str, typer.Option(help="The channel.")] = "whatsapp",
+    template: Annotated[str | None, typer.Option(help="The template's name.")] = None,
+    campaign: Annotated[str | None, typer.Option(help="The campaign's name.")] = None,
+    sent_at: Annotated[str | None, typer.Option(help="When it was sent (ISO-8601; default now).")] = None,
+    db: Db = None,
+    as_json: AsJson = False,
+) -> None:
+    """Record the send API's answer: the message starts as accepted."""
+    when = parse_time(sent_at, "--sent-at")
+    with clear_errors(), Ledger.open(db) as ledger:
+        view = ledger.record_sent(
+            message_id,
+            sender=sender,
+            recipient=recipient,
+            channel=channel,
+            template=template,
+            campaign=campaign,
+            sent_at=when,
+        )
+    if as_json:
+        render.print_json(view.to_dict())
+    else:
+        render.show(out, render.message_table(view))
+
+
+@app.command()
+def status(message_id: str, db: Db = None, as_json: AsJson = False) -> None:
+    """Show where a message stands."""
+    with clear_errors(), Ledger.open(db) as ledger:
+        view = ledger.message(message_id)
+    if as_json:
+        render.print_json(view.to_dict())
+    else:
+        render.show(out, render.message_table(view))
+
+
+@app.command()
+def history(message_id: str, db: Db = None, as_json: AsJson = False) -> None:
+    """Show a message's audit trail: what arrived, when, and what it did."""
+    with clear_errors(), Ledger.open(db) as ledger:
+        entries = ledger.history(message_id)
+    if as_json:
+        render.print_json([entry.to_dict() for entry in entries])
+    else:
+        render.show(out, render.history_table(message_id, entries))
+
+
+@app.command()
+def failures(
+    since: Annotated[str | None, typer.Option(help="From this time (ISO-8601, inclusive).")] = None,
+    until: Annotated[str | None, typer.Option(help="Until this time (ISO-8601, exclusive).")] = None,
+    by: Annotated[str, typer.Option(help=f"Group by {' | '.join(GROUP_BY)}.")] = "code",
+    details: Annotated[bool, typer.Option("--details", help="List each failure instead of groups.")] = False,
+    db: Db = None,
+    as_json: AsJson = False,
+    as_csv: Annotated[bool, typer.Option("--csv", help="Machine output: CSV on stdout.")] = False,
+) -> None:
+    """The failure report: failures grouped by error code (or type, campaign, recipient, day)."""
+    if by not in GROUP_BY:
+        raise typer.BadParameter(f"choose one of {', '.join(GROUP_BY)}", param_hint="--by")
+    start, end = parse_time(since, "--since"), parse_time(until, "--until")
+    with clear_errors(), caught_up(db) as views:
+        if details:
+            rows = views.failure_report.failures(since=start, until=end, limit=1_000_000)
+            records = [row.to_dict() for row in rows]
+        else:
+            groups = views.failure_report.summary(by=by, since=start, until=end)
+            records = [group.to_dict() for group in groups]
+    if as_json:
+        render.print_json(records)
+    elif as_csv:
+        render.print_csv(records)
+    elif details:
+        render.show(out, render.failures_table(rows))
+    else:
+        render.show(out, render.failure_groups_table(groups, by))
+
+
+@app.command()
+def summary(
+    by: Annotated[str | None, typer.Option(help="Also per campaign or day.")] = None,
+    db: Db = None,
+    as_json: AsJson = False,
+) -> None:
+    """The delivery funnel: counts, delivery and read rates, latency percentiles."""
+    if by not in (None, "campaign", "day"):
+        raise typer.BadParameter("choose campaign or day", param_hint="--by")
+    with clear_errors(), caught_up(db) as views:
+        rows = views.funnel.summary(by=by)  # type: ignore[arg-type]
+    if as_json:
+        render.print_json([row.to_dict() for row in rows])
+    else:
+        render.show(out, *render.funnel_tables(rows, by))
+
+
+@app.command()
+def rejections(
+    limit: Annotated[int, typer.Option(help="At most this many.")] = 100,
+    since: Annotated[str | None, typer.Option(help="Received at or after (ISO-8601).")] = None,
+    db: Db = None,
+    as_json: AsJson = False,
+) -> None:
+    """What the ledger refused, and why (oldest first)."""
+    with clear_errors(), Ledger.open(db) as ledger:
+        refused = ledger.rejections(limit=limit, since=parse_time(since, "--since"))
+    if as_json:
+        render.print_json([r.to_dict() for r in refused])
+    else:
+        render.show(out, render.rejections_table(refused))
+
+
+@app.command()
+def rebuild(
+    name: Annotated[str | None, typer.Argument(help="One projection (default: all).")] = None,
+    db: Db = None,
+) -> None:
+    """Empty the read models and replay the whole log into them."""
+    with clear_errors(), Projections.open(db) as views, progress_bar() as progress:
+        task = progress.add_task(f"rebuilding {name or 'all views'}", total=views.head(), rate="")
+        started = time.perf_counter()
+
+        def report(p: RunnerProgress) -> None:
+            rate = p.processed / max(time.perf_counter() - started, 1e-9)
+            progress.update(task, completed=p.processed, rate=f"{rate:,.0f} events/s")
+
+        processed = views.rebuild(name, on_progress=report)
+    out.print(f"rebuilt {name or 'all views'} from {processed:,} events")
+
+
+@app.command()
+def project(
+    follow: Annotated[bool, typer.Option("--follow", help="Keep running; stop with Ctrl-C.")] = False,
+    db: Db = None,
+) -> None:
+    """Bring the read models up to date (once, or continuously with --follow)."""
+    with clear_errors(), Projections.open(db) as views:
+        processed = views.catch_up()
+        out.print(f"processed {processed:,} events; views at position {views.head():,}")
+        if follow:
+            stop = threading.Event()
+            err.print("following the log; Ctrl-C to stop")
+            try:
+                views.follow(stop=stop, on_progress=lambda p: out.print(f"position {p.position:,}"))
+            except KeyboardInterrupt:
+                stop.set()
+
+
+@app.command()
+def demo(
+    messages: Annotated[int, typer.Option(help="How many messages to simulate.")] = 10_000,
+    seed: Annotated[int, typer.Option(help="Random seed (same seed, same traffic).")] = 42,
+    fresh: Annotated[
+        bool, typer.Option("--fresh", help="Delete the SQLite file first, so the demo starts empty.")
+    ] = False,
+    db: Db = None,
+) -> None:
+    """Simulate realistic traffic into the database, then show the funnel and the failure report."""
+    with clear_errors():
+        if fresh:
+            _delete_sqlite_file(db)
+        traffic = Traffic(messages, seed=seed)
+        with Ledger.open(db) as ledger:
+            err.print(f"[bold]demo:[/] {messages:,} messages into {ledger.url}")
+            with progress_bar() as progress:
+                task = progress.add_task("recording sends", total=messages, rate="")
+                for n, send in enumerate(traffic.sends(), start=1):
+                    ledger.record_sent(
+                        send.message_id,
+                        sender=send.sender,
+                        recipient=send.recipient,
+                        template=send.template,
+                        campaign=send.campaign,
+                        sent_at=send.sent_at,
+                    )
+                    if n % 500 == 0 or n == messages:
+                        progress.update(task, completed=n)
+            outcomes = ingest_stream(ledger, traffic.webhooks(), total=None)
+        render.show(out, render.outcomes_table(outcomes))
+        with caught_up(db) as views:
+            render.show(out, *render.funnel_tables(views.funnel.summary(), None))
+            render.show(out, render.failure_groups_table(views.failure_report.summary(by="code"), "code"))
+
+
+@app.command()
+def simulate(
+    messages: Annotated[int, typer.Option(help="How many messages to simulate.")] = 100,
+    seed: Annotated[int, typer.Option(help="Random seed (same seed, same traffic).")] = 42,
+) -> None:
+    """Print synthetic webhook payloads as JSON Lines (for trying `ledger ingest`)."""
+    for payload in Traffic(messages, seed=seed).webhooks():
+        sys.stdout.write((payload if isinstance(payload, str) else json.dumps(payload)) + "\n")
+
+
+def _delete_sqlite_file(db: str | None) -> None:
+    url = normalise_url(db or os.environ.get("LEDGER_DATABASE_URL") or DEFAULT_URL)
+    prefix = "sqlite:///"
+    if not url.startswith(prefix) or url == prefix or ":memory:" in url:
+        raise ValueError("--fresh only deletes SQLite files; give --db sqlite:///FILE")
+    path = Path(url[len(prefix) :])
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,202 @@
+"""How the ``ledger`` command shows things: Rich tables for people, JSON and CSV for programs."""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from ledger.rejections import Rejection
+from ledger.status import Outcome, Status
+from ledger.views import HistoryEntry, IngestOutcome, MessageView
+from projections import Failure, FailureGroup, FunnelRow
+
+BAR_WIDTH = 30
+
+
+def print_json(value: Any) -> None:
+    """Machine output: indented JSON on stdout."""
+    sys.stdout.write(json.dumps(value, indent=2, ensure_ascii=False) + "\n")
+
+
+def print_csv(rows: Sequence[dict[str, Any]]) -> None:
+    """Machine output: CSV with a header row on stdout."""
+    if not rows:
+        return
+    writer = csv.DictWriter(sys.stdout, fieldnames=list(rows[0]), lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: ";".join(v) if isinstance(v, list) else v for k, v in row.items()})
+
+
+def _time(value: Any) -> str:
+    return "" if value is None else value.strftime("%Y-%m-%d %H:%M:%S")
+
+
+def outcomes_table(outcomes: Iterable[IngestOutcome]) -> Table:
+    """How many reports were applied, late, duplicate or rejected."""
+    counts = Counter(o.kind for o in outcomes)
+    total = sum(counts.values())
+    table = Table(title="Ingested reports")
+    table.add_column("outcome")
+    table.add_column("reports", justify="right")
+    table.add_column("share", justify="right")
+    for kind in Outcome:
+        share = counts[kind] / total if total else 0.0
+        table.add_row(kind.value, f"{counts[kind]:,}", f"{share:.1%}")
+    table.add_row("total", f"{total:,}", "", style="bold")
+    return table
+
+
+def message_table(view: MessageView) -> Table:
+    """One message, field by field."""
+    table = Table(title=f"Message {view.message_id}", show_header=False)
+    table.add_column("field", style="bold")
+    table.add_column("value")
+    for name in ("status", "sender", "recipient", "channel", "template", "campaign"):
+        table.add_row(name, str(getattr(view, name) or ""))
+    for name in ("accepted_at", "sent_at", "delivered_at", "read_at", "failed_at"):
+        table.add_row(name, _time(getattr(view, name)))
+    if view.error is not None:
+        table.add_row("error", f"{view.error.code} ({view.error.type})")
+        table.add_row("trace id", view.error.trace_id or "")
+    table.add_row("conflicts", str(view.conflicts))
+    table.add_row("version", str(view.version))
+    return table
+
+
+def history_table(message_id: str, entries: Sequence[HistoryEntry]) -> Table:
+    """The audit trail, oldest first."""
+    table = Table(title=f"History of {message_id}")
+    for column in ("#", "event", "stage", "outcome", "provider time", "received", "note"):
+        table.add_column(column)
+    for entry in entries:
+        note = entry.reason or (f"{entry.error.code} trace {entry.error.trace_id}" if entry.error else "")
+        table.add_row(
+            str(entry.version),
+            entry.event,
+            "" if entry.stage is None else entry.stage.value,
+            "" if entry.outcome is None else entry.outcome.value,
+            _time(entry.occurred_at),
+            _time(entry.received_at),
+            note,
+        )
+    return table
+
+
+def failure_groups_table(groups: Sequence[FailureGroup], by: str) -> Table:
+    """Failures grouped, largest first, with sample trace ids for support."""
+    table = Table(title=f"Failures by {by}")
+    table.add_column(by, overflow="fold")
+    for column in ("failures", "share", "conflicts"):
+        table.add_column(column, justify="right")
+    table.add_column("last seen", no_wrap=True)
+    table.add_column("sample trace ids", no_wrap=True)
+    for group in groups:
+        table.add_row(
+            group.key or "(none)",
+            f"{group.count:,}",
+            f"{group.share:.1%}",
+            f"{group.conflicts:,}",
+            _time(group.last_at),
+            "\n".join(group.trace_ids[:2]),
+        )
+    return table
+
+
+def failures_table(failures: Sequence[Failure]) -> Table:
+    """Individual failures: what a support ticket needs."""
+    table = Table(title="Failures")
+    for column in ("failed at", "message id", "recipient", "campaign", "code", "trace id", "conflict"):
+        table.add_column(column)
+    for failure in failures:
+        table.add_row(
+            _time(failure.failed_at),
+            failure.message_id,
+            failure.recipient or "",
+            failure.campaign or "",
+            failure.code or "",
+            failure.trace_id or "",
+            "yes" if failure.conflict else "",
+        )
+    return table
+
+
+def _bar(fraction: float) -> str:
+    filled = round(fraction * BAR_WIDTH)
+    return "█" * filled + "·" * (BAR_WIDTH - filled)
+
+
+def funnel_tables(rows: Sequence[FunnelRow], by: str | None) -> list[Table]:
+    """The funnel: counts with bars, then rates and latency percentiles."""
+    tables = []
+    for row in rows:
+        title = "Delivery funnel" if by is None else f"Delivery funnel — {by} {row.key or '(none)'}"
+        counts = Table(title=title)
+        counts.add_column("status")
+        counts.add_column("messages", justify="right")
+        counts.add_column("share", justify="right")
+        counts.add_column("")
+        for status in Status:
+            share = row.counts[status] / row.total if row.total else 0.0
+            counts.add_row(status.value, f"{row.counts[status]:,}", f"{share:.1%}", _bar(share))
+        counts.add_row("total", f"{row.total:,}", "", "", style="bold")
+        tables.append(counts)
+        rates = Table(show_header=True)
+        rates.add_column("rate / latency")
+        rates.add_column("value", justify="right")
+        rates.add_column("p50", justify="right")
+        rates.add_column("p90", justify="right")
+        rates.add_column("p99", justify="right")
+        rates.add_row("delivery rate", f"{row.delivery_rate:.1%}", "", "", "")
+        rates.add_row("read rate", f"{row.read_rate:.1%}", "", "", "")
+        rates.add_row("failure rate", f"{row.failure_rate:.1%}", "", "", "")
+        for name, latency in (("sent → delivered", row.sent_to_delivered), ("delivered → read", row.delivered_to_read)):
+            rates.add_row(
+                name,
+                f"{latency.count:,} msgs",
+                *(_seconds(v) for v in (latency.p50, latency.p90, latency.p99)),
+            )
+        tables.append(rates)
+    return tables
+
+
+def _seconds(value: float | None) -> str:
+    if value is None:
+        return "-"
+    if value < 120:
+        return f"{value:.0f} s"
+    return f"{value / 60:.1f} min"
+
+
+def rejections_table(rejections: Sequence[Rejection]) -> Table:
+    """Refused input with its reason."""
+    table = Table(title="Rejections")
+    table.add_column("#")
+    table.add_column("received", no_wrap=True)
+    table.add_column("kind", no_wrap=True)
+    table.add_column("message id", overflow="fold")
+    table.add_column("reason", ratio=3)
+    table.add_column("body", ratio=2, overflow="ellipsis")
+    for rejection in rejections:
+        body = rejection.text
+        table.add_row(
+            str(rejection.id),
+            _time(rejection.received_at),
+            rejection.kind,
+            rejection.message_id or "",
+            rejection.reason,
+            body if len(body) <= 60 else body[:57] + "...",
+        )
+    return table
+
+
+def show(console: Console, *tables: Table) -> None:
+    for table in tables:
+        console.print(table)
