@@ -11,6 +11,11 @@ Events are past-tense facts and hold only what happened:
 - ``ReportRejected``: a report contradicted the history; it changes no state.
 
 Each command checks its guard and raises before any event is triggered.
+
+Schema evolution: every event class declares ``class_version``.  When an event's fields
+change, raise its ``class_version`` and add a static ``upcast_vN_vN+1(state)`` method;
+eventsourcing's mapper then upgrades old stored events as it reads them, so old logs stay
+readable (``tests/fixtures/events_v1.jsonl`` holds events written by version 1).
 """
 
 from __future__ import annotations
@@ -39,12 +44,16 @@ class Message(Aggregate):
     """A message's delivery history and the status it implies."""
 
     class Opened(Aggregate.Created):
+        class_version = 1
+
         message_id: str
         sender: str | None
         recipient: str | None
         channel: str | None
 
     class SendRecorded(Aggregate.Event):
+        class_version = 1
+
         template: str | None
         campaign: str | None
         accepted_at: datetime
@@ -56,6 +65,8 @@ class Message(Aggregate):
             message.accepted_at = self.accepted_at
 
     class StageReported(Aggregate.Event):
+        class_version = 1
+
         stage: str
         occurred_at: datetime
         error: dict[str, str | None] | None
@@ -72,12 +83,16 @@ class Message(Aggregate):
             message.campaign = message.campaign or self.campaign
 
     class StageReportedLate(StageReported):
+        class_version = 1
+
         def apply(self, aggregate: Any) -> None:
             message: Message = aggregate
             message.stage_times[Status(self.stage)] = self.occurred_at
             message.campaign = message.campaign or self.campaign
 
     class ReportRejected(Aggregate.Event):
+        class_version = 1
+
         stage: str
         occurred_at: datetime
         error: dict[str, str | None] | None

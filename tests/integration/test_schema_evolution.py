@@ -1,0 +1,74 @@
+"""Old logs stay readable: events written by version 1 are read by every later version."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+import pytest
+from eventsourcing.persistence import StoredEvent
+
+from ledger import Ledger, Message, Outcome, Status
+
+FIXTURE = Path(__file__).parents[1] / "fixtures" / "events_v1.jsonl"
+
+
+def stored_events() -> list[StoredEvent]:
+    lines = FIXTURE.read_text(encoding="utf-8").splitlines()
+    return [
+        StoredEvent(
+            originator_id=UUID(record["originator_id"]),
+            originator_version=record["originator_version"],
+            topic=record["topic"],
+            state=record["state"].encode("utf-8"),
+        )
+        for record in map(json.loads, lines)
+    ]
+
+
+@pytest.fixture
+def ledger(sqlite_database: str) -> Any:
+    with Ledger.open(sqlite_database) as ledger:
+        ledger.recorder.insert_events(stored_events())
+        yield ledger
+
+
+def test_the_fixture_covers_every_event_class() -> None:
+    topics = {event.topic.rpartition(".")[2] for event in stored_events()}
+    assert topics == {"Opened", "SendRecorded", "StageReported", "StageReportedLate", "ReportRejected"}
+
+
+def test_version_1_events_rebuild_the_messages_they_describe(ledger: Ledger) -> None:
+    view = ledger.message("fixture-1")
+    assert (view.status, view.campaign, view.conflicts, view.version) == (Status.READ, "c", 1, 5)
+    assert view.accepted_at == datetime(2022, 1, 6, 23, 0, tzinfo=UTC)
+    assert view.delivered_at == datetime(2022, 1, 6, 23, 51, 40, tzinfo=UTC)
+    assert [(h.event, h.outcome) for h in ledger.history("fixture-1")][2:] == [
+        ("stage_reported", Outcome.APPLIED),
+        ("stage_reported_late", Outcome.LATE),
+        ("report_rejected", Outcome.REJECTED),
+    ]
+    failed = ledger.message("fixture-2")
+    assert failed.error is not None
+    assert (failed.status, failed.error.code, failed.error.trace_id) == (
+        Status.FAILED,
+        "ERROR_CODE_MESSAGE_CUSTOMER_OPTED_OUT",
+        "7",
+    )
+
+
+def test_a_new_event_version_upcasts_the_old_events(ledger: Ledger, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Pretend version 2 of StageReported renamed ``raw`` to ``body``: old events are upgraded on read."""
+
+    def upcast_v1_v2(state: dict[str, Any]) -> None:
+        state["body"] = state.pop("raw")
+
+    monkeypatch.setattr(Message.StageReported, "class_version", 2)
+    monkeypatch.setattr(Message.StageReported, "upcast_v1_v2", staticmethod(upcast_v1_v2), raising=False)
+    reported = [e for e in stored_events() if e.topic.endswith(".StageReported")]
+    events = [ledger.mapper.to_domain_event(e) for e in reported]
+    assert all(json.loads(e.body)["topic"] == "delivery_status" for e in events)  # type: ignore[attr-defined]
+    assert all("raw" not in vars(e) for e in events)
