@@ -371,6 +371,50 @@ def simulate(
         sys.stdout.write((payload if isinstance(payload, str) else json.dumps(payload)) + "\n")
 
 
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on (loopback unless a token is set).")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    db: Db = None,
+    secret: Annotated[
+        str | None,
+        typer.Option(envvar="LEDGER_WEBHOOK_SECRET", help="Webhook signing secret (unset: signatures unchecked)."),
+    ] = None,
+    api_token: Annotated[
+        str | None, typer.Option(envvar="LEDGER_API_TOKEN", help="Bearer token the reads need (unset: reads open).")
+    ] = None,
+    webhook_path: Annotated[str, typer.Option(help="Path of the delivery_status webhook.")] = (
+        "/webhooks/connectly/delivery-status"
+    ),
+    insecure_public: Annotated[
+        bool, typer.Option("--insecure-public", help="Allow a non-loopback --host without an API token.")
+    ] = False,
+    access_log: Annotated[bool, typer.Option(help="Log every request.")] = True,
+    benchmark_baseline: Annotated[
+        bool, typer.Option("--benchmark-baseline", help="Also serve a route that skips the database (benchmarks).")
+    ] = False,
+) -> None:
+    """Receive Connectly webhooks over HTTP and serve JSON reads (needs the `server` extra)."""
+    try:
+        from ledger import server
+    except ImportError as error:
+        fail(f"{error}; install the server extra: pip install 'delivery-ledger[server]'", 2)
+    with clear_errors():
+        settings = server.ServerSettings(
+            url=db,
+            secret=secret or None,  # An empty variable is an unset one.
+            api_token=api_token or None,
+            webhook_path=webhook_path,
+            benchmark_baseline=benchmark_baseline,
+        )
+        notes = server.exposure_notes(settings, host, insecure_public=insecure_public)
+        where = f"POST {webhook_path} on http://{host}:{port}, database {settings.display_url}"
+        err.print(f"[bold]serve:[/] {where}", highlight=False, soft_wrap=True)
+        for note in notes:
+            err.print(f"[bold yellow]note:[/] {note}", highlight=False, soft_wrap=True)
+        server.run(settings, host=host, port=port, access_log=access_log)
+
+
 def _delete_sqlite_file(db: str | None) -> None:
     url = normalise_url(db or os.environ.get("LEDGER_DATABASE_URL") or DEFAULT_URL)
     prefix = "sqlite:///"

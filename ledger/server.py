@@ -1,0 +1,497 @@
+"""The HTTP receiver: Connectly webhooks in, the ledger's answers out (DESIGN §5).
+
+A thin shell over the public API, like ``cli.py``: :func:`create_app` builds the ASGI
+application from :class:`ServerSettings`; ``ledger serve`` runs it with uvicorn.
+
+Webhooks are signed by the provider (``x-connectly-hmac-sha256``: base64 of the
+HMAC-SHA256 of the raw body) and answered only after their report is committed, by
+the group-commit writer (:mod:`ledger.batching`): 200 with the outcome (a
+contradiction too: a retry cannot fix it), 400 for a malformed body (kept in the
+rejection store), 401 for a bad signature, 413 for a body over the limit, 503 when the
+database is unavailable (the provider retries).  Reads show phone numbers: they need
+``Authorization: Bearer <token>`` when a token is set.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import gc
+import hashlib
+import hmac
+import ipaddress
+import json
+import os
+import threading
+from collections.abc import AsyncIterator, Callable, Coroutine
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+import sqlalchemy
+import uvicorn
+from fastapi import Depends, FastAPI, Query, Request
+from fastapi.openapi.utils import get_openapi
+from fastapi.responses import JSONResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
+from starlette.requests import ClientDisconnect
+from starlette.responses import Response
+
+from ledger.application import Ledger
+from ledger.batching import GroupCommitWriter
+from ledger.connectly import MAX_ID_LENGTH, MAX_PAYLOAD_BYTES, DeliveryStatusWebhook
+from ledger.errors import ContradictionError, InvalidPayloadError, LedgerError, MessageNotFoundError, StorageError
+from ledger.sql import DEFAULT_URL, normalise_url, storage_errors
+from ledger.status import Outcome
+from ledger.views import HistoryEntry, IngestOutcome, MessageView
+from projections import Failure, FailureGroup, FunnelRow, ProjectionConflictError, Projections
+from projections.failure_report import GroupBy
+from projections.funnel import FunnelBy
+
+WEBHOOK_PATH = "/webhooks/connectly/delivery-status"
+SIGNATURE_HEADER = "x-connectly-hmac-sha256"
+#: Served with ``benchmark_baseline`` only: the webhook's body handling, without the database.
+BASELINE_PATH = "/benchmark/baseline"
+
+
+@dataclass(frozen=True, slots=True)
+class ServerSettings:
+    """How the receiver runs.
+
+    ``url`` ``None`` reads ``LEDGER_DATABASE_URL``, else uses the default file.  ``secret``
+    checks request signatures (``None``: unchecked); ``api_token`` guards the reads
+    (``None``: open); ``max_batch`` and ``max_wait`` (seconds) bound one group commit.
+    """
+
+    url: str | None = None
+    secret: str | None = None
+    api_token: str | None = None
+    webhook_path: str = WEBHOOK_PATH
+    max_body: int = MAX_PAYLOAD_BYTES
+    max_batch: int = 500
+    max_wait: float = 0.002
+    benchmark_baseline: bool = False
+
+    def __post_init__(self) -> None:
+        if not self.webhook_path.startswith("/"):
+            raise ValueError(f"the webhook path must start with '/': {self.webhook_path!r}")
+        url = sqlalchemy.make_url(self.database_url)
+        if url.get_backend_name() == "sqlite" and (url.database in (None, "", ":memory:") or "mode=memory" in str(url)):
+            raise ValueError("an in-memory database loses what the server acknowledged; give a file or PostgreSQL")
+
+    @property
+    def database_url(self) -> str:
+        """The URL the ledger opens."""
+        return normalise_url(self.url or os.environ.get("LEDGER_DATABASE_URL") or DEFAULT_URL)
+
+    @property
+    def display_url(self) -> str:
+        """The URL the ledger opens, with any password hidden."""
+        return sqlalchemy.make_url(self.database_url).render_as_string(hide_password=True)
+
+
+def sign(secret: str, body: bytes) -> str:
+    """The provider's signature of ``body``: base64(HMAC-SHA256(secret, body))."""
+    return base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha256).digest()).decode("ascii")
+
+
+def exposure_notes(settings: ServerSettings, host: str, *, insecure_public: bool = False) -> list[str]:
+    """What to tell the operator at start-up; ``ValueError`` when it would expose personal data.
+
+    Without an API token anyone who can connect reads phone numbers, so only a loopback
+    ``host`` is allowed, unless ``insecure_public`` says so.
+    """
+    notes = []
+    if settings.api_token is None:
+        if not (host == "localhost" or _is_loopback(host) or insecure_public):
+            raise ValueError(
+                f"refusing to listen on {host} without an API token: the reads show phone numbers "
+                "(give --api-token, listen on 127.0.0.1, or pass --insecure-public)"
+            )
+        notes.append("reads need no token (no --api-token): anyone who can connect can read them")
+    if settings.secret is None:
+        notes.append("webhook signatures are not checked (no --secret): anyone who can connect can post reports")
+    return notes
+
+
+def run(settings: ServerSettings, *, host: str, port: int, access_log: bool = True) -> None:
+    """Serve until SIGINT or SIGTERM; then requests in flight finish and the writer drains."""
+    uvicorn.run(create_app(settings), host=host, port=port, access_log=access_log, server_header=False)
+
+
+class Problem(BaseModel):
+    """Why a request was not served: a short code and a sentence."""
+
+    error: str
+    detail: str
+
+
+class InvalidReport(Problem):
+    """The body is not a delivery_status report; it is kept in the rejection store."""
+
+    outcome: IngestOutcome
+
+
+class SentMessage(BaseModel):
+    """The send API's answer (``id``) and what was sent: the arguments of ``Ledger.record_sent``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(min_length=1, max_length=MAX_ID_LENGTH)
+    recipient: str
+    sender: str | None = None
+    channel: str = "whatsapp"
+    template: str | None = None
+    campaign: str | None = None
+    sent_at: AwareDatetime | None = None
+
+
+class Readiness(BaseModel):
+    """Whether the database answers and the writer runs; what the writer has committed."""
+
+    status: Literal["ready", "unavailable"]
+    detail: str | None
+    pending: int
+    batches: int
+    reports: int
+
+
+class _HTTPError(Exception):
+    def __init__(self, status: int, error: str, detail: str, headers: dict[str, str] | None = None) -> None:
+        super().__init__(detail)
+        self.status, self.error, self.detail, self.headers = status, error, detail, headers
+
+
+class _JSON(JSONResponse):
+    """JSON in ASCII: a string that is not valid Unicode (a lone surrogate) is escaped, not an error."""
+
+    def render(self, content: Any) -> bytes:
+        return json.dumps(content, ensure_ascii=True, allow_nan=False, separators=(",", ":")).encode("ascii")
+
+
+class _Runtime:
+    """What runs with the application: the writer's ledger, and a second one for reads and views."""
+
+    def __init__(self, settings: ServerSettings) -> None:
+        url = settings.database_url
+        self.writer = GroupCommitWriter(Ledger.open(url), max_batch=settings.max_batch, max_wait=settings.max_wait)
+        try:
+            self.reader = Ledger.open(url)
+        except BaseException:
+            self.writer.close()
+            raise
+        try:
+            self.views = Projections(self.reader, owns_ledger=True)
+        except BaseException:
+            self.writer.close()
+            self.reader.close()
+            raise
+        self._catching_up = threading.Lock()
+        self.writer.start()
+
+    def caught_up(self) -> Projections:
+        """The views with every committed event applied: a report is never stale."""
+        with self._catching_up:
+            for _ in range(10):
+                try:
+                    self.views.catch_up()
+                except ProjectionConflictError:
+                    continue  # Another runner (`ledger project`) moved first: go on from there.
+                return self.views
+        raise StorageError("the views are busy with another runner")
+
+    def close(self) -> None:
+        self.writer.close()
+        self.views.close()
+
+
+# The answer to each of the ledger's errors: status code and error code.
+_ERRORS: tuple[tuple[type[LedgerError], int, str], ...] = (
+    (MessageNotFoundError, 404, "not_found"),
+    (ContradictionError, 409, "conflict"),
+    (InvalidPayloadError, 400, "invalid_request"),
+    (StorageError, 503, "unavailable"),
+)
+_BEARER = HTTPBearer(auto_error=False, description="The API token (ledger serve --api-token).")
+_401 = {"model": Problem, "description": "Missing or invalid signature or token; nothing was stored."}
+_503 = {"model": Problem, "description": "The database is unavailable; nothing was stored: retry."}
+_413 = {"model": Problem, "description": "The body is over the size limit; nothing was stored."}
+_POSTED: dict[int | str, dict[str, Any]] = {401: _401, 413: _413, 503: _503}
+
+
+def create_app(settings: ServerSettings) -> FastAPI:
+    """The receiver as an ASGI application; its ledgers open and close with the lifespan."""
+    running: dict[str, _Runtime] = {}
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        running["runtime"] = await asyncio.to_thread(_Runtime, settings)
+        # What is loaded by now (modules, SQLAlchemy, pydantic) lives as long as the process:
+        # keep it out of the cyclic collector's full collections, which otherwise stop every
+        # request in flight for 60-80 ms (measured under load).
+        gc.freeze()
+        try:
+            yield
+        finally:
+            gc.unfreeze()
+            await asyncio.to_thread(running.pop("runtime").close)
+
+    def runtime() -> _Runtime:
+        if "runtime" not in running:
+            raise StorageError("the receiver is not running")
+        return running["runtime"]
+
+    app = FastAPI(title="delivery-ledger receiver", version="1", lifespan=lifespan, default_response_class=_JSON)
+    app.add_exception_handler(_HTTPError, _problem_response)
+    app.add_exception_handler(LedgerError, _ledger_error_response)
+    reads = [Depends(_token_check(settings.api_token))] if settings.api_token else []
+    read_errors: dict[int | str, dict[str, Any]] = {401: _401, 503: _503}
+
+    async def signed_body(request: Request) -> bytes:
+        body = await _read_body(request, settings.max_body)
+        _check_signature(settings.secret, request, body)
+        return body
+
+    @app.post(
+        settings.webhook_path,
+        responses={
+            200: {"model": IngestOutcome, "description": "The outcome (a contradiction too: it is kept)."},
+            400: {"model": InvalidReport, "description": "Not a delivery_status report; kept in the rejection store."},
+            **_POSTED,
+        },
+        openapi_extra=_body_docs("DeliveryStatusWebhook", settings, text=True),
+    )
+    async def delivery_status(request: Request) -> _JSON:
+        """A delivery_status webhook, answered after its report is committed."""
+        outcome = await asyncio.wrap_future(runtime().writer.ingest(await signed_body(request)))
+        if outcome.kind is Outcome.REJECTED and outcome.status is None:
+            # No usable message: the body itself is malformed (a contradiction has a status).
+            problem = {"error": "invalid_payload", "detail": outcome.reason, "outcome": outcome.to_dict()}
+            return _JSON(problem, status_code=400)
+        return _JSON(outcome.to_dict())
+
+    @app.post(
+        "/messages/sent",
+        responses={
+            200: {"model": MessageView, "description": "The message as it stands."},
+            400: {"model": Problem, "description": "The body is not a valid send record."},
+            409: {"model": Problem, "description": "A webhook already named another sender, recipient or channel."},
+            **_POSTED,
+        },
+        openapi_extra=_body_docs("SentMessage", settings),
+    )
+    async def message_sent(request: Request) -> _JSON:
+        """Record the send API's answer: the message starts as accepted; repeating it changes nothing."""
+        try:
+            sent = SentMessage.model_validate_json(await signed_body(request))
+            sent_at = None if sent.sent_at is None else sent.sent_at.astimezone(UTC)
+        except ValidationError as error:
+            first = error.errors(include_url=False)[0]
+            where = ".".join(str(part) for part in first["loc"]) or "body"
+            raise _HTTPError(400, "invalid_request", f"{where}: {first['msg']}") from None
+        except OverflowError:
+            raise _HTTPError(400, "invalid_request", "sent_at: out of range in UTC") from None
+
+        def record(ledger: Ledger) -> MessageView:
+            fields = sent.model_dump(include={"sender", "recipient", "channel", "template", "campaign"})
+            return ledger.record_sent(sent.id, sent_at=sent_at, **fields)
+
+        view = await asyncio.wrap_future(runtime().writer.run(record))
+        return _JSON(view.to_dict())
+
+    @app.get(
+        "/messages/{message_id}",
+        dependencies=reads,
+        responses={200: {"model": MessageView}, 404: {"model": Problem}, **read_errors},
+    )
+    def message(message_id: str) -> _JSON:
+        """Where a message stands."""
+        return _JSON(runtime().reader.message(message_id).to_dict())
+
+    @app.get(
+        "/messages/{message_id}/history",
+        dependencies=reads,
+        responses={200: {"model": list[HistoryEntry]}, 404: {"model": Problem}, **read_errors},
+    )
+    def history(message_id: str) -> _JSON:
+        """A message's audit trail, oldest first."""
+        return _JSON([entry.to_dict() for entry in runtime().reader.history(message_id)])
+
+    @app.get(
+        "/reports/failures",
+        dependencies=reads,
+        responses={200: {"model": list[FailureGroup] | list[Failure]}, **read_errors},
+    )
+    def failures(
+        since: Annotated[datetime | None, Query(description="From this time, inclusive (UTC if no zone).")] = None,
+        until: Annotated[datetime | None, Query(description="Until this time, exclusive (UTC if no zone).")] = None,
+        by: Annotated[GroupBy, Query(description="Group the failures by this.")] = "code",
+        details: Annotated[bool, Query(description="List each failure instead of groups.")] = False,
+        limit: Annotated[int, Query(ge=1, le=100_000, description="With details: at most this many.")] = 1000,
+    ) -> _JSON:
+        """The failure report: failures grouped by code, type, campaign, recipient or day, or each one."""
+        start, end = _utc(since), _utc(until)
+        report = runtime().caught_up().failure_report
+        with storage_errors("read the failure report"):
+            if details:
+                return _JSON([row.to_dict() for row in report.failures(since=start, until=end, limit=limit)])
+            return _JSON([group.to_dict() for group in report.summary(by=by, since=start, until=end)])
+
+    @app.get("/reports/summary", dependencies=reads, responses={200: {"model": list[FunnelRow]}, **read_errors})
+    def summary(
+        by: Annotated[FunnelBy | None, Query(description="Also one row per campaign or day.")] = None,
+    ) -> _JSON:
+        """The delivery funnel: counts, delivery and read rates, latency percentiles."""
+        funnel = runtime().caught_up().funnel
+        with storage_errors("read the funnel"):
+            return _JSON([row.to_dict() for row in funnel.summary(by=by)])
+
+    @app.get("/healthz", responses={200: {"model": dict[str, str]}})
+    async def healthz() -> _JSON:
+        """The process is up."""
+        return _JSON({"status": "ok"})
+
+    @app.get("/readyz", responses={200: {"model": Readiness}, 503: {"model": Readiness}})
+    def readyz() -> _JSON:
+        """The database answers and the writer runs; 503 otherwise."""
+        current = running.get("runtime")
+        problem = None
+        try:
+            if current is None or not current.writer.alive:
+                raise StorageError("the ledger writer is not running")
+            with storage_errors("reach the database"), current.reader.engine.connect() as connection:
+                connection.execute(sqlalchemy.text("SELECT 1"))
+        except StorageError as error:
+            problem = str(error)
+        writer = current.writer if current else None
+        answer = {
+            "status": "unavailable" if problem else "ready",
+            "detail": problem,
+            "pending": writer.pending if writer else 0,
+            "batches": writer.batches if writer else 0,
+            "reports": writer.reports if writer else 0,
+        }
+        return _JSON(answer, status_code=503 if problem else 200)
+
+    if settings.benchmark_baseline:
+
+        @app.post(
+            BASELINE_PATH,
+            responses={200: {"model": dict[str, str]}, 401: _401, 413: _413},
+            openapi_extra=_body_docs("DeliveryStatusWebhook", settings, text=True),
+        )
+        async def baseline(request: Request) -> _JSON:
+            """The webhook's body handling (size limit, signature) without the ledger; for benchmarks."""
+            await signed_body(request)
+            return _JSON({"kind": "baseline"})
+
+    _document_bodies(app)
+    return app
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    """The raw body, read no further than ``limit`` bytes whatever Content-Length claims."""
+    too_large = _HTTPError(413, "too_large", f"the body is over {limit} bytes")
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise too_large
+    chunks, size = [], 0
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise too_large
+            chunks.append(chunk)
+    except ClientDisconnect:
+        raise _HTTPError(400, "disconnected", "the client went away before the end of the body") from None
+    return b"".join(chunks)
+
+
+def _check_signature(secret: str | None, request: Request, body: bytes) -> None:
+    if secret is None:
+        return
+    given = request.headers.get(SIGNATURE_HEADER)
+    if given is None:
+        raise _HTTPError(401, "unsigned", f"the {SIGNATURE_HEADER} header is missing")
+    # Starlette decodes header values as latin-1: encoding them back gives the bytes sent.
+    if not hmac.compare_digest(given.encode("latin-1"), sign(secret, body).encode("ascii")):
+        raise _HTTPError(401, "bad_signature", f"the {SIGNATURE_HEADER} header does not match the body")
+
+
+def _token_check(token: str) -> Callable[..., Coroutine[Any, Any, None]]:
+    expected = token.encode()
+
+    async def check(credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_BEARER)]) -> None:
+        if credentials is None or not hmac.compare_digest(credentials.credentials.encode(), expected):
+            headers = {"WWW-Authenticate": "Bearer"}
+            raise _HTTPError(401, "unauthorized", "these reads need 'Authorization: Bearer <token>'", headers)
+
+    return check
+
+
+async def _problem_response(_: Request, error: Exception) -> Response:
+    assert isinstance(error, _HTTPError)
+    return _JSON({"error": error.error, "detail": error.detail}, status_code=error.status, headers=error.headers)
+
+
+async def _ledger_error_response(request: Request, error: Exception) -> Response:
+    status, code = next(((s, c) for kind, s, c in _ERRORS if isinstance(error, kind)), (500, "internal"))
+    headers = {"Retry-After": "5"} if status == 503 else None
+    return await _problem_response(request, _HTTPError(status, code, str(error), headers))
+
+
+def _utc(moment: datetime | None) -> datetime | None:
+    if moment is None:
+        return None
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:  # The shift leaves the calendar: the first or last instant it has.
+        return (datetime.min if moment.year == 1 else datetime.max).replace(tzinfo=UTC)
+
+
+def _is_loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _body_docs(schema: str, settings: ServerSettings, *, text: bool = False) -> dict[str, Any]:
+    """The OpenAPI request body (read raw by the handler, so FastAPI cannot infer it) and signature."""
+    content: dict[str, Any] = {"application/json": {"schema": {"$ref": f"#/components/schemas/{schema}"}}}
+    if text:
+        content["text/plain"] = {"schema": {"type": "string", "description": "The same JSON document, as text."}}
+    docs: dict[str, Any] = {"requestBody": {"required": True, "content": content}}
+    if settings.secret is not None:
+        description = "base64(HMAC-SHA256(secret, raw body))"
+        docs["parameters"] = [
+            {"name": SIGNATURE_HEADER, "in": "header", "required": True, "schema": {"type": "string"}}
+            | {"description": description}
+        ]
+    return docs
+
+
+def _document_bodies(app: FastAPI) -> None:
+    """Add the request bodies' schemas to the OpenAPI document's components."""
+    schemas: dict[str, Any] = {}
+    for model in (DeliveryStatusWebhook, SentMessage):
+        schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+        schemas.update(schema.pop("$defs", {}))
+        schemas[model.__name__] = schema
+    schemas["DeliveryStatusWebhook"]["properties"]["timestamp"] = {
+        "anyOf": [{"type": "string", "pattern": "^[0-9]+$"}, {"type": "integer", "minimum": 0}],
+        "description": "Unix seconds, as a string (an integer is accepted too).",
+    }
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            document = get_openapi(title=app.title, version=app.version, description=__doc__, routes=app.routes)
+            document.setdefault("components", {}).setdefault("schemas", {}).update(schemas)
+            app.openapi_schema = document
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
