@@ -1,94 +1,115 @@
-"""Ingest throughput on a SQLite file: ``ingest`` vs ``ingest_many`` vs raw sqlite3 rows.
+"""The ledger's own figures: ``ingest_many``, single ``ingest``, ``message()`` lookups.
 
-Every figure is measured in the same run on the same reports; compare the ratios, not
-the absolute numbers (these machines are noisy).
+Only the calls named are timed; recording the sends around them is not.
 """
 
 from __future__ import annotations
 
-import argparse
-import json
-import sqlite3
-import tempfile
+import random
 import time
-from collections.abc import Callable
-from pathlib import Path
-from typing import Any
+from dataclasses import dataclass
 
+from benchmarks.workload import SendStep, batches, record, timeline, webhook_texts
 from ledger import Ledger
 from ledger.simulate import Traffic
 
 
-def timed(run: Callable[[], int]) -> tuple[int, float]:
-    """Run once; return (items processed, seconds)."""
-    start = time.perf_counter()
-    count = run()
-    return count, time.perf_counter() - start
+@dataclass(frozen=True, slots=True)
+class Throughput:
+    """``items`` processed in ``seconds`` of timed calls."""
+
+    items: int
+    seconds: float
+
+    @property
+    def per_second(self) -> float:
+        return self.items / self.seconds if self.seconds else 0.0
 
 
-def ledger_with_sends(path: Path, traffic: Traffic) -> Ledger:
-    ledger = Ledger.open(f"sqlite:///{path}")
-    for send in traffic.sends():
-        ledger.record_sent(
-            send.message_id,
-            sender=send.sender,
-            recipient=send.recipient,
-            template=send.template,
-            campaign=send.campaign,
-            sent_at=send.sent_at,
-        )
-    return ledger
+def record_all_sends(url: str, traffic: Traffic) -> Throughput:
+    """Record every send of ``traffic``, one ``record_sent`` each (the setup of a cold run)."""
+    with Ledger.open(url) as ledger:
+        start = time.perf_counter()
+        count = 0
+        for send in traffic.sends():
+            record(ledger, send)
+            count += 1
+        return Throughput(count, time.perf_counter() - start)
 
 
-def raw_executemany(path: Path, payloads: list[Any]) -> int:
-    """The floor: append every report as a row, no decisions, one executemany."""
-    connection = sqlite3.connect(path)
-    connection.execute("PRAGMA journal_mode=WAL")
-    connection.execute("CREATE TABLE reports (id INTEGER PRIMARY KEY, message_id TEXT, status TEXT, body TEXT)")
-    rows = []
-    for payload in payloads:
-        body = payload if isinstance(payload, str) else json.dumps(payload)
-        update = payload.get("statusUpdate", {}) if isinstance(payload, dict) else {}
-        rows.append((update.get("id"), update.get("status"), body))
-    with connection:
-        connection.executemany("INSERT INTO reports (message_id, status, body) VALUES (?, ?, ?)", rows)
-    connection.close()
-    return len(rows)
+def ingest_in_production_order(url: str, traffic: Traffic, *, batch: int) -> Throughput:
+    """``ingest_many`` (``batch`` > 1) or ``ingest`` (``batch`` == 1) in production order.
+
+    Each message's send is recorded (by the same ledger, not timed) before its first
+    webhook, as a service that sends and receives sees them.
+    """
+    with Ledger.open(url) as ledger:
+        seconds = 0.0
+        count = 0
+        pending: list[str] = []
+
+        def flush() -> None:
+            nonlocal seconds, count
+            start = time.perf_counter()
+            if batch == 1:
+                ledger.ingest(pending[0])
+            else:
+                ledger.ingest_many(pending)
+            seconds += time.perf_counter() - start
+            count += len(pending)
+            pending.clear()
+
+        for step in timeline(traffic):
+            if isinstance(step, SendStep):
+                record(ledger, step.send)
+                continue
+            pending.append(step.body)
+            if len(pending) == batch:
+                flush()
+        if pending:
+            flush()
+        return Throughput(count, seconds)
 
 
-def main(argv: list[str] | None = None) -> dict[str, Any]:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--reports", type=int, default=20_000, help="about how many reports to ingest")
-    parser.add_argument("--batch", type=int, default=500, help="ingest_many batch size")
-    args = parser.parse_args(argv)
+def ingest_after_all_sends(
+    url: str, traffic: Traffic, *, batch: int, ledger_class: type[Ledger] = Ledger
+) -> Throughput:
+    """``ingest_many`` by a ledger opened afresh on a database that holds every send.
 
-    traffic = Traffic(max(1, args.reports * 10 // 26), seed=1)
-    payloads = list(traffic.webhooks())
-    results: dict[str, Any] = {"reports": len(payloads), "batch": args.batch}
-    with tempfile.TemporaryDirectory() as tmp:
-        with ledger_with_sends(Path(tmp) / "single.db", traffic) as ledger:
-            n, seconds = timed(lambda: sum(1 for p in payloads if ledger.ingest(p)))
-            results["ingest"] = n / seconds
-        with ledger_with_sends(Path(tmp) / "batched.db", traffic) as ledger:
-
-            def batched() -> int:
-                return sum(
-                    len(ledger.ingest_many(payloads[i : i + args.batch])) for i in range(0, len(payloads), args.batch)
-                )
-
-            n, seconds = timed(batched)
-            results["ingest_many"] = n / seconds
-        n, seconds = timed(lambda: raw_executemany(Path(tmp) / "raw.db", payloads))
-        results["raw_executemany"] = n / seconds
-
-    floor = results["raw_executemany"]
-    print(f"{results['reports']} reports on a SQLite file (batches of {args.batch})")
-    print(f"{'figure':<34}{'reports/s':>12}{'vs raw rows':>14}")
-    for name in ("ingest", "ingest_many", "raw_executemany"):
-        print(f"{name:<34}{results[name]:>12,.0f}{results[name] / floor:>14.4f}")
-    print(f"ingest_many / ingest: {results['ingest_many'] / results['ingest']:.1f}x")
-    return results
+    Nothing is cached when it starts: the first report of each message reads it from
+    the database (a stateless worker; or a send recorded by another process).
+    """
+    with ledger_class.open(url) as ledger:
+        seconds = 0.0
+        count = 0
+        for bodies in batches(webhook_texts(traffic), batch):
+            start = time.perf_counter()
+            ledger.ingest_many(bodies)
+            seconds += time.perf_counter() - start
+            count += len(bodies)
+        return Throughput(count, seconds)
 
 
-if __name__ == "__main__":
-    main()
+class LedgerLeavingTheCollectorAlone(Ledger):
+    """The ledger without its garbage-collector pause, to show what the pause is worth."""
+
+    pause_gc_during_batches = False
+
+
+def lookup_latencies(url: str, message_ids: list[str], *, lookups: int, seed: int = 7) -> list[float]:
+    """Seconds per ``Ledger.message()`` call, over ids drawn at random (a fresh ledger)."""
+    rng = random.Random(seed)
+    latencies: list[float] = []
+    with Ledger.open(url) as ledger:
+        for _ in range(lookups):
+            message_id = rng.choice(message_ids)
+            start = time.perf_counter()
+            ledger.message(message_id)
+            latencies.append(time.perf_counter() - start)
+    return latencies
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    """The ``fraction`` quantile of ``values`` (nearest rank)."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(fraction * len(ordered)) - 1))]

@@ -1,0 +1,332 @@
+"""The benchmark suite: ``python -m benchmarks`` (full, ~10 minutes) or ``--quick`` (seconds).
+
+Prints a table (each figure beside the baseline measured in the same run, the ratio
+and the target) and writes it as JSON to ``benchmarks/results/latest.json`` with the
+machine's CPU count and Python, SQLite and PostgreSQL versions.  ``--quick`` is a
+smoke test for CI: it fails on errors, never on timings.  See benchmarks/README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from itertools import islice
+from pathlib import Path
+
+import sqlalchemy
+from sqlalchemy.engine import make_url
+
+from benchmarks import memory
+from benchmarks.baselines import CrudStatusTable, StraightforwardLedger, raw_executemany, raw_rows
+from benchmarks.ingest import (
+    LedgerLeavingTheCollectorAlone,
+    Throughput,
+    ingest_after_all_sends,
+    ingest_in_production_order,
+    lookup_latencies,
+    percentile,
+    record_all_sends,
+)
+from benchmarks.report import Figure, machine_info, print_table, write_json
+from benchmarks.workload import batches, traffic_for, webhook_texts
+from ledger.simulate import Traffic
+
+RESULTS = Path(__file__).parent / "results" / "latest.json"
+DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/ledger_bench"
+
+# The issue's targets for ingest_many on a SQLite file (batches of 1,000).
+TARGET_REPORTS_PER_SECOND = 25_000
+TARGET_VS_STRAIGHTFORWARD = 20.0
+TARGET_VS_CRUD = 0.25
+TARGET_LOOKUP_P99_MS = 2.0
+TARGET_PEAK_RSS_MB = 300.0
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """How much of everything to run."""
+
+    reports: int  # the main stream, SQLite
+    batch: int
+    straightforward_reports: int  # baseline (b) is ~25x slower: a prefix of the same stream
+    single_reports: int  # ingest() one at a time
+    lookups: int
+    postgres_reports: int
+    postgres_single_reports: int
+    memory_reports: int
+
+    @classmethod
+    def full(cls, reports: int) -> Plan:
+        return cls(reports, 1000, 20_000, 10_000, 100_000, 30_000, 5_000, 1_000_000)
+
+    @classmethod
+    def quick(cls) -> Plan:
+        return cls(3_000, 1000, 300, 300, 500, 2_000, 200, 3_000)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="a few thousand reports: a smoke test (seconds)")
+    parser.add_argument("--reports", type=int, default=300_000, help="main stream size in full mode")
+    parser.add_argument(
+        "--postgres-url",
+        default=os.environ.get("LEDGER_BENCH_POSTGRES_URL", DEFAULT_POSTGRES_URL),
+        help="a PostgreSQL database the suite may wipe (its name must contain 'bench'); '' to skip",
+    )
+    parser.add_argument("--output", type=Path, default=RESULTS, help="where to write the JSON results")
+    args = parser.parse_args(argv)
+    plan = Plan.quick() if args.quick else Plan.full(args.reports)
+
+    started = time.perf_counter()
+    figures: list[Figure] = []
+    postgres_version = _fresh_postgres(args.postgres_url) if args.postgres_url else None
+    with tempfile.TemporaryDirectory(prefix="ledger-bench-") as tmp:
+        # Memory first, while this process is small (see benchmarks/memory.py).
+        figures += memory_section(plan, Path(tmp), args.postgres_url if postgres_version else None)
+        figures += sqlite_section(plan, Path(tmp))
+        if postgres_version is not None:
+            figures += postgres_section(plan, args.postgres_url)
+        # Projection rebuild (projections/): its section goes here, reading the ledgers built above
+        # (benchmarks/rebuild.py measures a ledger given its URL, e.g. the warm.db of sqlite_section).
+
+    mode = "quick" if args.quick else "full"
+    title = f"delivery-ledger benchmarks ({mode}; {plan.reports:,} reports, batches of {plan.batch:,})"
+    print_table(title, figures)
+    machine = machine_info(postgres_version)
+    print(f"\nmachine: {machine}\ntook {time.perf_counter() - started:.0f} s; JSON in {args.output}")
+    config = {"mode": mode, "plan": asdict(plan)}
+    write_json(args.output, machine=machine, config=config, figures=figures)
+    return 0
+
+
+def sqlite_section(plan: Plan, tmp: Path) -> list[Figure]:
+    """ingest_many against the three baselines, single ingest and lookups, on SQLite files."""
+    section = "SQLite file"
+    traffic = traffic_for(plan.reports)
+    url = _sqlite_url
+
+    _log("recording every send (setup of the cold run and of baseline b)")
+    sends = record_all_sends(url(tmp / "sends.db"), traffic)
+
+    _log("ingest_many in production order")
+    warm = ingest_in_production_order(url(tmp / "warm.db"), traffic, batch=plan.batch)
+    _log("ingest_many on a fresh ledger")
+    _copy_database(tmp / "sends.db", tmp / "cold.db")
+    cold = ingest_after_all_sends(url(tmp / "cold.db"), traffic, batch=plan.batch)
+    _log("ingest_many on a fresh ledger, garbage collector not paused")
+    _copy_database(tmp / "sends.db", tmp / "cold-gc.db")
+    cold_gc = ingest_after_all_sends(
+        url(tmp / "cold-gc.db"), traffic, batch=plan.batch, ledger_class=LedgerLeavingTheCollectorAlone
+    )
+
+    _log("baseline (b): repository.get + save per report")
+    _copy_database(tmp / "sends.db", tmp / "straightforward.db")
+    straightforward = _straightforward(url(tmp / "straightforward.db"), traffic, plan.straightforward_reports)
+    _log("baseline (a): CRUD upsert + history")
+    crud = _crud(tmp / "crud.db", traffic, plan.batch)
+    _log("baseline (c): raw sqlite3 executemany")
+    rows = raw_rows(webhook_texts(traffic))
+    raw = Throughput(len(rows), raw_executemany(tmp / "raw.db", rows))
+    del rows
+
+    _log("single ingest")
+    single = ingest_in_production_order(url(tmp / "single.db"), traffic_for(plan.single_reports, seed=2), batch=1)
+    _log("message() lookups")
+    message_ids = [send.message_id for send in traffic.sends()]
+    latencies = lookup_latencies(url(tmp / "warm.db"), message_ids, lookups=plan.lookups)
+
+    a = "(a) CRUD: Core upsert of current status by rank + history row, same batches"
+    b = f"(b) repository.get + save per report, eventsourcing_sqlalchemy ({plan.straightforward_reports:,} reports)"
+    c = "(c) raw sqlite3 executemany of the reports into one table, one transaction"
+    figures: list[Figure] = []
+    for name, run, note in (
+        ("ingest_many, production order", warm, "each send recorded (untimed) just before its first webhook"),
+        ("ingest_many, fresh ledger, sends already stored", cold, "nothing cached: each message read once"),
+    ):
+        rate = run.per_second
+        figures += [
+            Figure(section, name, rate, "reports/s", target=TARGET_REPORTS_PER_SECOND, target_kind="value", note=note),
+            Figure(
+                section,
+                "  vs (b)",
+                rate,
+                "reports/s",
+                b,
+                straightforward.per_second,
+                TARGET_VS_STRAIGHTFORWARD,
+                "ratio",
+            ),
+            Figure(section, "  vs (a)", rate, "reports/s", a, crud.per_second, TARGET_VS_CRUD, "ratio"),
+            Figure(section, "  vs (c), the floor", rate, "rows/s", c, raw.per_second),
+        ]
+    p50, p99 = (percentile(latencies, q) * 1000 for q in (0.5, 0.99))
+    figures += [
+        Figure(
+            section,
+            "ingest_many, fresh ledger, collector not paused",
+            cold_gc.per_second,
+            "reports/s",
+            "the same with the pause",
+            cold.per_second,
+            note="what Ledger.pause_gc_during_batches is worth",
+        ),
+        Figure(section, "baseline (a) CRUD", crud.per_second, "reports/s"),
+        Figure(section, "baseline (b) straightforward event sourcing", straightforward.per_second, "reports/s"),
+        Figure(section, "baseline (c) raw executemany", raw.per_second, "rows/s"),
+        Figure(
+            section, "ingest, one report per call", single.per_second, "reports/s", "(b)", straightforward.per_second
+        ),
+        Figure(section, "record_sent, one send per call", sends.per_second, "sends/s"),
+        Figure(section, f"message() p50 ({plan.lookups:,} random ids)", p50, "ms"),
+        Figure(
+            section,
+            f"message() p99 ({plan.lookups:,} random ids)",
+            p99,
+            "ms",
+            target=TARGET_LOOKUP_P99_MS,
+            target_kind="value",
+            higher_is_better=False,
+        ),
+    ]
+    return figures
+
+
+def postgres_section(plan: Plan, postgres_url: str) -> list[Figure]:
+    """ingest_many, single ingest and lookups on PostgreSQL (one fresh database each)."""
+    section = "PostgreSQL"
+    traffic = traffic_for(plan.postgres_reports)
+    _fresh_postgres(postgres_url)
+    _log("PostgreSQL: ingest_many in production order")
+    many = ingest_in_production_order(postgres_url, traffic, batch=plan.batch)
+    _log("PostgreSQL: message() lookups")
+    message_ids = [send.message_id for send in traffic.sends()]
+    latencies = lookup_latencies(postgres_url, message_ids, lookups=plan.lookups)
+    _log("PostgreSQL: single ingest")
+    _fresh_postgres(postgres_url)
+    single = ingest_in_production_order(postgres_url, traffic_for(plan.postgres_single_reports, seed=2), batch=1)
+    p50, p99 = (percentile(latencies, q) * 1000 for q in (0.5, 0.99))
+    return [
+        Figure(
+            section, f"ingest_many, production order ({plan.postgres_reports:,} reports)", many.per_second, "reports/s"
+        ),
+        Figure(section, "ingest, one report per call", single.per_second, "reports/s"),
+        Figure(section, f"message() p50 ({plan.lookups:,} random ids)", p50, "ms"),
+        Figure(section, f"message() p99 ({plan.lookups:,} random ids)", p99, "ms"),
+    ]
+
+
+def memory_section(plan: Plan, tmp: Path, postgres_url: str | None) -> list[Figure]:
+    """Peak RSS of a child process ingesting ``plan.memory_reports`` reports, per backend."""
+    section = "Memory"
+    targets: list[tuple[str, Callable[[], str]]] = [("SQLite file", lambda: _sqlite_url(tmp / "memory.db"))]
+    if postgres_url is not None:
+        targets.append(("PostgreSQL", lambda: _reset(postgres_url)))
+    figures = []
+    for backend, prepare in targets:
+        _log(f"memory: {plan.memory_reports:,} reports on {backend}")
+        result = memory.measure(prepare(), reports=plan.memory_reports, batch=plan.batch)
+        rate = result["reports"] / result["seconds"]
+        own_peak = "n/a" if result["vm_hwm_mb"] is None else f"{result['vm_hwm_mb']:.0f} MB"
+        figures.append(
+            Figure(
+                section,
+                f"peak RSS, {result['reports']:,} reports, {backend}",
+                result["peak_rss_mb"],
+                "MB",
+                target=TARGET_PEAK_RSS_MB,
+                target_kind="value",
+                higher_is_better=False,
+                note=(
+                    f"child process, whole run incl. interpreter (VmHWM {own_peak});"
+                    f" {rate:,.0f} reports/s, webhooks only"
+                ),
+            )
+        )
+    return figures
+
+
+def _straightforward(url: str, traffic: Traffic, reports: int) -> Throughput:
+    bodies = list(islice(webhook_texts(traffic), reports))
+    app = StraightforwardLedger({"SQLALCHEMY_URL": url})
+    try:
+        start = time.perf_counter()
+        for body in bodies:
+            app.ingest(body)
+        return Throughput(len(bodies), time.perf_counter() - start)
+    finally:
+        app.close()
+
+
+def _crud(path: Path, traffic: Traffic, batch: int) -> Throughput:
+    crud = CrudStatusTable(path)
+    try:
+        crud.record_sent(traffic.sends())
+        seconds = 0.0
+        count = 0
+        for bodies in batches(webhook_texts(traffic), batch):
+            start = time.perf_counter()
+            crud.ingest_many(bodies)
+            seconds += time.perf_counter() - start
+            count += len(bodies)
+        return Throughput(count, seconds)
+    finally:
+        crud.close()
+
+
+def _copy_database(source: Path, target: Path) -> None:
+    """Copy a SQLite database, with its write-ahead log if one is left."""
+    shutil.copy(source, target)
+    wal = source.with_name(source.name + "-wal")
+    if wal.exists():
+        shutil.copy(wal, target.with_name(target.name + "-wal"))
+
+
+def _sqlite_url(path: Path) -> str:
+    return f"sqlite:///{path}"
+
+
+def _reset(postgres_url: str) -> str:
+    _fresh_postgres(postgres_url)
+    return postgres_url
+
+
+def _fresh_postgres(url: str) -> str | None:
+    """Create (or empty) the benchmark database; its server version, or None if unreachable."""
+    target = make_url(url)
+    if "bench" not in (target.database or ""):
+        raise SystemExit(f"refusing to wipe {target.database!r}: the PostgreSQL database name must contain 'bench'")
+    admin = sqlalchemy.create_engine(
+        target.set(database="postgres"), isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 3}
+    )
+    try:
+        with admin.connect() as connection:
+            version = connection.execute(sqlalchemy.text("SHOW server_version")).scalar_one()
+            known = connection.execute(
+                sqlalchemy.text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": target.database}
+            ).scalar()
+            if not known:
+                connection.execute(sqlalchemy.text(f'CREATE DATABASE "{target.database}"'))
+    except sqlalchemy.exc.OperationalError as error:
+        _log(f"PostgreSQL skipped: {str(error).splitlines()[0]}")
+        return None
+    finally:
+        admin.dispose()
+    engine = sqlalchemy.create_engine(target)
+    with engine.begin() as connection:
+        connection.execute(sqlalchemy.text("DROP SCHEMA public CASCADE"))
+        connection.execute(sqlalchemy.text("CREATE SCHEMA public"))
+    engine.dispose()
+    return str(version)
+
+
+def _log(message: str) -> None:
+    print(f"... {message}", flush=True)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

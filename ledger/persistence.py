@@ -1,0 +1,268 @@
+"""The ledger's event store on SQLAlchemy: batch inserts, batch loads and a message cache.
+
+The stored events are exactly those of ``eventsourcing_sqlalchemy`` (same table, same
+topics, same JSON state, same notification ids); only the way they are written and read
+in bulk differs:
+
+- :class:`LedgerRecorder` inserts a batch of events with one statement executed for
+  many rows (``INSERT ... RETURNING id`` on PostgreSQL, the driver's executemany on
+  SQLite) instead of one ORM object per event and a flush.  On PostgreSQL it still
+  takes ``LOCK TABLE ... IN EXCLUSIVE MODE`` first (so notification ids commit in
+  order) and still sends ``NOTIFY``.
+- It loads the events of many aggregates with one ``SELECT ... WHERE originator_id IN
+  (...)`` instead of one query per aggregate, and reads the tail of the notification
+  log, which tells a cache what other writers changed.
+- :class:`MessageCache` keeps recently used messages in their committed state, bounded
+  in size, least recently used out first.
+
+:class:`LedgerFactory` is the infrastructure factory that builds the recorder and
+tunes SQLite connections (:data:`SQLITE_PRAGMAS`).
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Iterable, Iterator, Sequence
+from functools import cached_property
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.persistence import StoredEvent
+from eventsourcing.utils import Environment
+from eventsourcing_sqlalchemy.factory import SQLAlchemyFactory
+from eventsourcing_sqlalchemy.recorders import SQLAlchemyApplicationRecorder
+from sqlalchemy import Table, event, func, insert, select
+from sqlalchemy.engine import Dialect, Engine
+from sqlalchemy.orm import Session
+
+from ledger.message import Message
+
+#: Most aggregate ids in one ``IN (...)`` list: under every SQLite's limit of bound
+#: parameters (999 before version 3.32) and PostgreSQL's (65,535).
+MAX_IDS_PER_SELECT = 500
+
+
+class LedgerRecorder(SQLAlchemyApplicationRecorder):
+    """``SQLAlchemyApplicationRecorder`` with batch inserts and batch loads."""
+
+    @property
+    def events_table(self) -> Table:
+        """The stored events table (notification id, originator id and version, topic, state)."""
+        table: Table = self.events_record_cls.__table__
+        return table
+
+    @cached_property
+    def _sqlite(self) -> _SQLiteStatements | None:
+        engine = self.datastore.engine
+        assert engine is not None
+        return _SQLiteStatements(self.events_table, engine.dialect) if engine.dialect.name == "sqlite" else None
+
+    def _insert_stored_events(self, session: Session, stored_events: Sequence[StoredEvent], **kwargs: Any) -> list[int]:
+        # As the parent class does: on PostgreSQL, serialise writers so that notification
+        # ids are committed in the order they are assigned (followers never skip one).
+        self._lock_table(session)
+        ids = self._insert_rows(session, stored_events) if stored_events else []
+        self._notify_channel(session)
+        return ids
+
+    def _insert_rows(self, session: Session, stored_events: Sequence[StoredEvent]) -> list[int]:
+        """Insert with one statement for many rows; the ids in the order of ``stored_events``.
+
+        The parent class adds one ORM object per event and flushes, which cost more than
+        encoding the events.
+        """
+        if self._sqlite is None:
+            # "insertmanyvalues": a few multi-row INSERT ... RETURNING statements, the ids
+            # sorted as the rows were given (the event store's Recordings rely on it).
+            table = self.events_table
+            statement = insert(table).returning(table.c.id, sort_by_parameter_order=True)
+            rows = [
+                {
+                    "originator_id": e.originator_id,
+                    "originator_version": e.originator_version,
+                    "topic": e.topic,
+                    "state": e.state,
+                }
+                for e in stored_events
+            ]
+            return list(session.execute(statement, rows).scalars())
+        # SQLite cannot return the ids of many rows in row order (SQLAlchemy would send one
+        # INSERT per row) and does not need to: a new row gets the largest rowid plus one,
+        # and no other connection writes while this transaction holds the write lock, so
+        # the ids of one executemany are consecutive and end at last_insert_rowid().  The
+        # rows go to the driver as they are stored (UUIDType keeps 16 bytes on SQLite):
+        # SQLAlchemy's per-row parameter processing cost more than SQLite's insert.
+        connection = session.connection()
+        rows_as_stored = [(_uuid(e.originator_id).bytes, e.originator_version, e.topic, e.state) for e in stored_events]
+        connection.exec_driver_sql(self._sqlite.insert, rows_as_stored)
+        last: int = connection.exec_driver_sql("SELECT last_insert_rowid()").scalar_one()
+        return list(range(last - len(stored_events) + 1, last + 1))
+
+    def select_events_of(self, session: Session, originator_ids: Iterable[UUID]) -> dict[UUID, list[StoredEvent]]:
+        """The stored events of each of ``originator_ids`` that has any, in version order."""
+        found: dict[UUID, list[StoredEvent]] = {}
+        for chunk in _chunks(list(originator_ids), MAX_IDS_PER_SELECT):
+            for originator_id, version, topic, state in self._select_rows(session, chunk):
+                found.setdefault(originator_id, []).append(StoredEvent(originator_id, version, topic, state))
+        return found
+
+    def _select_rows(self, session: Session, originator_ids: list[UUID]) -> list[tuple[UUID, int, str, bytes]]:
+        if self._sqlite is None:
+            table = self.events_table
+            query = (
+                select(table.c.originator_id, table.c.originator_version, table.c.topic, table.c.state)
+                .where(table.c.originator_id.in_(originator_ids))
+                .order_by(table.c.originator_id, table.c.originator_version)
+            )
+            # psycopg returns bytea as memoryview; the mapper wants bytes.
+            return [
+                (originator_id, v, topic, bytes(state)) for originator_id, v, topic, state in session.execute(query)
+            ]
+        # On SQLite, read the rows as stored and reuse the caller's UUID objects: making a
+        # UUID from 16 bytes per row cost more than the query itself.
+        by_bytes = {originator_id.bytes: originator_id for originator_id in originator_ids}
+        sql = self._sqlite.select_events_of(len(by_bytes))
+        rows = session.connection().exec_driver_sql(sql, tuple(by_bytes)).all()
+        return [(by_bytes[raw_id], version, topic, state) for raw_id, version, topic, state in rows]
+
+    def select_versions_after(self, session: Session, notification_id: int, limit: int) -> list[tuple[int, UUID, int]]:
+        """``(notification id, originator id, version)`` of the first ``limit`` events after ``notification_id``."""
+        if self._sqlite is not None:
+            # Called before every batch and every lookup: skip SQLAlchemy's statement
+            # processing, which costs more than SQLite's index scan.
+            rows = session.connection().exec_driver_sql(self._sqlite.versions_after, (notification_id, limit))
+            return [(n, UUID(bytes=raw_id), version) for n, raw_id, version in rows]
+        table = self.events_table
+        query = (
+            select(table.c.id, table.c.originator_id, table.c.originator_version)
+            .where(table.c.id > notification_id)
+            .order_by(table.c.id)
+            .limit(limit)
+        )
+        return [(n, originator_id, version) for n, originator_id, version in session.execute(query)]
+
+    def select_max_notification_id(self, session: Session) -> int:
+        """The last notification id (0 when nothing is stored), in the caller's transaction."""
+        last: int | None = session.execute(select(func.max(self.events_table.c.id))).scalar()
+        return last or 0
+
+
+class LedgerFactory(SQLAlchemyFactory):
+    """The ``eventsourcing_sqlalchemy`` factory, building a :class:`LedgerRecorder`.
+
+    On SQLite it also sizes each connection's caches for an event store (see
+    :data:`SQLITE_PRAGMAS`).
+    """
+
+    application_recorder_class = LedgerRecorder
+
+    def __init__(self, env: Environment) -> None:
+        super().__init__(env)
+        engine = self.datastore.engine
+        if isinstance(engine, Engine) and engine.dialect.name == "sqlite":
+            event.listen(engine, "connect", _tune_sqlite_connection)
+
+
+class MessageCache:
+    """At most ``maxsize`` messages by provider message id, the least recently used out first.
+
+    The ledger puts messages in it only as they are committed (see
+    :class:`ledger.application.Ledger`); it is not thread-safe on its own.
+    """
+
+    def __init__(self, maxsize: int) -> None:
+        if maxsize < 0:
+            raise ValueError("maxsize must be >= 0")
+        self.maxsize = maxsize
+        self._messages: OrderedDict[str, Message] = OrderedDict()
+        # Other writers' events name aggregate ids, which cannot be turned back into
+        # message ids: keep the way back.
+        self._message_ids: dict[UUID, str] = {}
+
+    def __len__(self) -> int:
+        return len(self._messages)
+
+    def __contains__(self, message_id: str) -> bool:
+        return message_id in self._messages
+
+    def get(self, message_id: str) -> Message | None:
+        """The message, now the most recently used; ``None`` if absent."""
+        message = self._messages.get(message_id)
+        if message is not None:
+            self._messages.move_to_end(message_id)
+        return message
+
+    def put(self, message: Message) -> None:
+        """Keep ``message`` as the most recently used; drop the least recently used beyond ``maxsize``."""
+        self._messages[message.message_id] = message
+        self._messages.move_to_end(message.message_id)
+        self._message_ids[message.id] = message.message_id
+        while len(self._messages) > self.maxsize:
+            _, dropped = self._messages.popitem(last=False)
+            del self._message_ids[dropped.id]
+
+    def discard(self, message_ids: Iterable[str]) -> None:
+        """Forget ``message_ids`` (absent ones are ignored)."""
+        for message_id in message_ids:
+            message = self._messages.pop(message_id, None)
+            if message is not None:
+                del self._message_ids[message.id]
+
+    def discard_older(self, aggregate_id: UUID, version: int) -> None:
+        """Forget the message of ``aggregate_id`` if the cached one is older than ``version``."""
+        message_id = self._message_ids.get(aggregate_id)
+        if message_id is not None and self._messages[message_id].version < version:
+            self.discard([message_id])
+
+    def clear(self) -> None:
+        """Forget everything."""
+        self._messages.clear()
+        self._message_ids.clear()
+
+
+class _SQLiteStatements:
+    """The recorder's statements as SQLite's driver takes them (no SQLAlchemy processing)."""
+
+    def __init__(self, table: Table, dialect: Dialect) -> None:
+        columns = ["originator_id", "originator_version", "topic", "state"]
+        self.insert = str(insert(table).compile(dialect=dialect, column_keys=columns))
+        self._table = dialect.identifier_preparer.format_table(table)
+        self.versions_after = (
+            f"SELECT id, originator_id, originator_version FROM {self._table} WHERE id > ? ORDER BY id LIMIT ?"
+        )
+
+    def select_events_of(self, count: int) -> str:
+        """Every event of ``count`` originator ids, given as 16 bytes each."""
+        return (
+            "SELECT originator_id, originator_version, topic, state"
+            f" FROM {self._table} WHERE originator_id IN ({', '.join('?' * count)})"
+            " ORDER BY originator_id, originator_version"
+        )
+
+
+#: Set on every SQLite connection of the ledger.  None changes what is stored or how
+#: durably (``synchronous`` stays FULL).  A batch of random aggregate ids dirties about a
+#: thousand pages of the events index (4 MiB).  With SQLite's defaults, a 2 MiB page
+#: cache and a checkpoint every 1,000 WAL pages, those pages were read back from the
+#: file and copied into the database after nearly every batch.  Checkpointing every
+#: 10,000 pages copies a page once for several batches (the WAL file is cut back to
+#: 64 MiB afterwards); 16 MiB of cache keeps the index's upper levels in memory.
+SQLITE_PRAGMAS = (
+    "PRAGMA cache_size = -16384",  # KiB: 16 MiB per connection
+    "PRAGMA wal_autocheckpoint = 10000",  # pages
+    "PRAGMA journal_size_limit = 67108864",  # bytes
+)
+
+
+def _tune_sqlite_connection(dbapi_connection: Any, _: Any) -> None:
+    for pragma in SQLITE_PRAGMAS:
+        dbapi_connection.execute(pragma)
+
+
+def _uuid(originator_id: UUID | str) -> UUID:
+    return originator_id if isinstance(originator_id, UUID) else UUID(originator_id)
+
+
+def _chunks(items: list[UUID], size: int) -> Iterator[list[UUID]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
