@@ -26,7 +26,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from ledger import rejections as store
-from ledger.connectly import MAX_ID_LENGTH, parse_delivery_status
+from ledger.connectly import MAX_ID_LENGTH, parse_delivery_status, storable
 from ledger.errors import ContradictionError, InvalidPayloadError, MessageNotFoundError, StorageError
 from ledger.message import Message, message_uuid
 from ledger.persistence import LedgerRecorder, MessageCache
@@ -163,9 +163,22 @@ class Ledger(Application[UUID]):
         :class:`~ledger.errors.IdentityMismatchError` if a webhook already named a
         different sender, recipient or channel for this id.
         """
-        _check_message_id(message_id)
-        if sent_at is not None and sent_at.tzinfo is None:
-            raise ValueError("sent_at must be timezone-aware")
+        for field, value in (
+            ("message_id", message_id),
+            ("sender", sender),
+            ("recipient", recipient),
+            ("channel", channel),
+            ("template", template),
+            ("campaign", campaign),
+        ):
+            _check_text(field, value, required=field in ("message_id", "recipient", "channel"))
+        if sent_at is not None:
+            if sent_at.tzinfo is None:
+                raise ValueError("sent_at must be timezone-aware")
+            try:
+                sent_at = sent_at.astimezone(UTC)
+            except (OverflowError, ValueError):
+                raise ValueError(f"sent_at is out of range: {sent_at!r}") from None
         at = self._clock()
 
         def attempt() -> Message:
@@ -446,11 +459,16 @@ def _parse(payload: Payload) -> StatusReport | InvalidPayloadError:
         return error
 
 
-def _check_message_id(message_id: str) -> None:
-    if not isinstance(message_id, str) or not message_id.strip() or len(message_id) > MAX_ID_LENGTH:
-        raise InvalidPayloadError(
-            f"must be a non-empty string of at most {MAX_ID_LENGTH} characters", field="message_id"
-        )
+def _check_text(field: str, value: object, *, required: bool) -> None:
+    """Refuse identifiers a backend could not store (empty, too long, NUL, bad Unicode)."""
+    if value is None and not required:
+        return
+    if not isinstance(value, str) or not value.strip() or len(value) > MAX_ID_LENGTH:
+        raise InvalidPayloadError(f"must be a non-empty string of at most {MAX_ID_LENGTH} characters", field=field)
+    try:
+        storable(value)
+    except ValueError as error:
+        raise InvalidPayloadError(str(error), field=field) from None
 
 
 def _raw_bytes(payload: object) -> bytes:
@@ -478,5 +496,8 @@ def _message_id_hint(payload: object) -> str | None:
         if isinstance(update, Mapping):
             hint = update.get("id")
             if isinstance(hint, str) and 0 < len(hint) <= MAX_ID_LENGTH:
-                return hint
+                try:
+                    return storable(hint)
+                except ValueError:
+                    return None
     return None

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, ValidationError
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, ValidationError
 
 from ledger.errors import InvalidPayloadError
 from ledger.reports import DeliveryError, StatusReport
@@ -32,7 +32,27 @@ _STAGES = {
     "delivery_failed": Status.FAILED,
 }
 
-Identifier = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_ID_LENGTH)]
+#: Longest accepted error text (message, titles, codes).
+MAX_TEXT_LENGTH = 4096
+
+
+def storable(value: str) -> str:
+    """``value`` if every backend can store it as text: no NUL character, no unpaired surrogate."""
+    if "\x00" in value:
+        raise ValueError("contains a NUL character")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("contains an unpaired surrogate (not valid Unicode)") from None
+    return value
+
+
+Identifier = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_ID_LENGTH),
+    AfterValidator(storable),
+]
+Text = Annotated[str, StringConstraints(max_length=MAX_TEXT_LENGTH), AfterValidator(storable)]
 
 
 def _unix_seconds(value: object) -> object:
@@ -62,12 +82,12 @@ class Party(_Model):
 class ConnectlyError(_Model):
     """The ``error`` object of a ``delivery_failed`` report."""
 
-    message: str | None = None
-    type: str | None = None
-    code: str | None = None
-    userTitle: str | None = None  # noqa: N815
-    userMessage: str | None = None  # noqa: N815
-    cntTraceId: str | int | None = None  # noqa: N815
+    message: Text | None = None
+    type: Text | None = None
+    code: Text | None = None
+    userTitle: Text | None = None  # noqa: N815
+    userMessage: Text | None = None  # noqa: N815
+    cntTraceId: Identifier | int | None = None  # noqa: N815
     details: dict[str, Any] | None = None
 
 
@@ -108,9 +128,19 @@ def parse_delivery_status(payload: Mapping[str, Any] | str | bytes) -> StatusRep
         recipient=webhook.recipient.id,
         channel=webhook.recipient.channelType or webhook.sender.channelType,
         error=_error(update.error) if update.status == "delivery_failed" else None,
-        campaign=campaign if isinstance(campaign, str) else None,
+        campaign=_campaign(campaign),
         raw=raw,
     )
+
+
+def _campaign(value: object) -> str | None:
+    """The campaign name if it is usable text; an odd one is left in the raw payload only."""
+    if not isinstance(value, str) or not 0 < len(value) <= MAX_ID_LENGTH:
+        return None
+    try:
+        return storable(value)
+    except ValueError:
+        return None
 
 
 def _load(payload: Mapping[str, Any] | str | bytes) -> tuple[str, object]:
@@ -118,8 +148,9 @@ def _load(payload: Mapping[str, Any] | str | bytes) -> tuple[str, object]:
     if isinstance(payload, Mapping):
         try:
             raw = json.dumps(payload, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
-        except (TypeError, ValueError) as error:
+        except (TypeError, ValueError, RecursionError) as error:
             raise InvalidPayloadError(f"not JSON-serialisable: {error}") from None
+        _check_unicode(raw)
         return raw, payload
     if isinstance(payload, bytes | bytearray | memoryview):
         if len(payload) > MAX_PAYLOAD_BYTES:
@@ -132,6 +163,7 @@ def _load(payload: Mapping[str, Any] | str | bytes) -> tuple[str, object]:
         raise InvalidPayloadError(f"expected a JSON object, str or bytes, got {type(payload).__name__}")
     if len(payload) > MAX_PAYLOAD_BYTES:
         raise InvalidPayloadError(f"body is {len(payload)} characters; the limit is {MAX_PAYLOAD_BYTES}")
+    _check_unicode(payload)
     try:
         document = json.loads(payload)
     except RecursionError:
@@ -141,6 +173,13 @@ def _load(payload: Mapping[str, Any] | str | bytes) -> tuple[str, object]:
     if not isinstance(document, dict):
         raise InvalidPayloadError(f"body must be a JSON object, got {type(document).__name__}")
     return payload, document
+
+
+def _check_unicode(text: str) -> None:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as error:
+        raise InvalidPayloadError(f"body is not valid Unicode text: {error.reason} at {error.start}") from None
 
 
 def _error(error: ConnectlyError | None) -> DeliveryError:

@@ -134,17 +134,22 @@ class InvalidReport(Problem):
     outcome: IngestOutcome
 
 
+# What the schema can say about identifiers; the ledger also refuses blank text and
+# unpaired surrogates, which JSON Schema cannot express (400 then).
+_Identifier = Annotated[str, Field(min_length=1, max_length=MAX_ID_LENGTH, pattern="^[^\\x00]*$")]
+
+
 class SentMessage(BaseModel):
     """The send API's answer (``id``) and what was sent: the arguments of ``Ledger.record_sent``."""
 
     model_config = ConfigDict(extra="forbid")
 
-    id: str = Field(min_length=1, max_length=MAX_ID_LENGTH)
-    recipient: str
-    sender: str | None = None
-    channel: str = "whatsapp"
-    template: str | None = None
-    campaign: str | None = None
+    id: _Identifier
+    recipient: _Identifier
+    sender: _Identifier | None = None
+    channel: _Identifier = "whatsapp"
+    template: _Identifier | None = None
+    campaign: _Identifier | None = None
     sent_at: AwareDatetime | None = None
 
 

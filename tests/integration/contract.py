@@ -14,6 +14,7 @@ from ledger import (
     FAILURE_AFTER_DELIVERY,
     DeliveryError,
     IdentityMismatchError,
+    InvalidPayloadError,
     Ledger,
     MessageNotFoundError,
     Outcome,
@@ -129,6 +130,17 @@ class LedgerContract:
         assert stored[0].message_id == "m-7"
         assert stored[1].raw == b"\xff\x00 not json"
         assert "timestamp" in stored[0].reason
+
+    def test_text_no_database_can_store_is_rejected_and_kept(self, ledger: Ledger) -> None:
+        body = json.dumps(webhook("m\u0000x", Status.SENT)).encode()
+        surrogate = json.dumps(webhook("m\ud800x", Status.SENT)).encode()
+        for payload in (body, surrogate, {"statusUpdate": {"id": "m\ud800"}}):
+            assert ledger.ingest(payload).kind is Outcome.REJECTED
+        stored = ledger.rejections()
+        assert [r.raw for r in stored[:2]] == [body, surrogate]
+        assert [r.message_id for r in stored] == [None, None, None]
+        with pytest.raises(InvalidPayloadError, match="NUL"):
+            ledger.record_sent("m\u0000", sender=None, recipient=RECIPIENT)
 
     def test_history_is_the_audit_trail_oldest_first(self, url: str) -> None:
         received = iter(T0 + timedelta(minutes=m) for m in range(100))

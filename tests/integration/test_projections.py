@@ -183,21 +183,23 @@ class ProjectionsContract:
         assert views.catch_up() == 0
 
     def test_follow_keeps_the_views_current_until_stopped(self, ledger: Ledger, views: Projections) -> None:
-        stop, caught_up = threading.Event(), threading.Event()
-        target = {"position": 0}
+        stop, progressed = threading.Event(), threading.Condition()
+        reached = {"position": 0}
 
         def on_progress(progress: Progress) -> None:
-            if target["position"] and progress.position >= target["position"]:
-                caught_up.set()
+            with progressed:
+                reached["position"] = max(reached["position"], progress.position)
+                progressed.notify_all()
 
         follower = threading.Thread(target=views.follow, kwargs={"stop": stop, "on_progress": on_progress})
         follower.start()
         try:
             ledger.ingest(webhook("m-1", Status.SENT, 1))
-            target["position"] = views.head()
             ledger.ingest(webhook("m-1", Status.DELIVERED, 2))
-            target["position"] = views.head()
-            assert caught_up.wait(timeout=30), "follow() did not process the new events"
+            target = views.head()
+            with progressed:
+                done = progressed.wait_for(lambda: reached["position"] >= target, timeout=30)
+            assert done, "follow() did not process the new events"
         finally:
             stop.set()
             follower.join(timeout=30)

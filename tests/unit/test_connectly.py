@@ -167,3 +167,32 @@ def test_the_payload_builder_round_trips() -> None:
     report = parse_delivery_status(payload)
     assert (report.message_id, report.stage, report.campaign) == ("m-9", Status.FAILED, "c")
     assert report.error == error
+
+
+@pytest.mark.parametrize(
+    ("text", "field", "words"),
+    [
+        ('"m\\u0000-1"', "statusUpdate.id", "NUL"),
+        ('"m\\ud800-1"', "statusUpdate.id", "(?i)unicode|surrogate"),
+    ],
+)
+def test_identifiers_no_database_can_store_are_refused(text: str, field: str, words: str) -> None:
+    body = SPEC_DELIVERED.replace('"01FRRWW2ZAHD9GJ1SWY4VF2GBD"', text)
+    with pytest.raises(InvalidPayloadError, match=words) as caught:
+        parse_delivery_status(body)
+    assert caught.value.field == field
+
+
+def test_a_dict_with_an_unpaired_surrogate_is_refused() -> None:
+    document = json.loads(SPEC_DELIVERED)
+    document["statusUpdate"]["id"] = "m\ud800"
+    with pytest.raises(InvalidPayloadError, match="not valid Unicode"):
+        parse_delivery_status(document)
+
+
+def test_an_odd_campaign_name_is_left_in_the_raw_payload() -> None:
+    document = json.loads(SPEC_DELIVERED)
+    document["statusUpdate"]["metadata"] = {"campaignName": "bad\u0000name"}
+    report = parse_delivery_status(document)
+    assert report.campaign is None
+    assert "bad\\u0000name" in report.raw
