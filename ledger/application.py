@@ -11,7 +11,9 @@ from __future__ import annotations
 import gc
 import json
 import os
+import random
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime
@@ -42,7 +44,7 @@ Payload = Mapping[str, Any] | str | bytes
 T = TypeVar("T")
 
 #: How often a batch is retried after another writer changed one of its messages.
-MAX_CONFLICT_RETRIES = 10
+MAX_CONFLICT_RETRIES = 30
 
 #: How many messages a ledger keeps in memory between calls, by default (about 1.5 KB
 #: each).  Reports of one message arrive within minutes to hours of each other; a
@@ -82,6 +84,13 @@ class Ledger(Application[UUID]):
     #: (see ``_gc_paused``); a subclass may say no.
     pause_gc_during_batches: ClassVar[bool] = True
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        # eventsourcing names an application's tables after its class; a subclass (for
+        # instrumentation, say) must keep using the ledger's tables unless it names itself.
+        if "name" not in cls.__dict__:
+            cls.name = Ledger.name
+        super().__init_subclass__(**kwargs)
+
     def __init__(
         self,
         env: Mapping[str, str] | None = None,
@@ -94,6 +103,9 @@ class Ledger(Application[UUID]):
         # Writes (and cached reads) of one ledger run one at a time: a batch changes the
         # cached messages in place until it commits.
         self._lock = threading.RLock()
+        #: How many times a write was retried because another writer changed the same
+        #: message first (optimistic concurrency); for monitoring and tests.
+        self.conflicts_retried = 0
         with storage_errors("open the ledger"):
             super().__init__(env)
             if not isinstance(self.recorder, LedgerRecorder):
@@ -423,11 +435,14 @@ class Ledger(Application[UUID]):
         Attempts of one ledger run one at a time: they change cached messages in place.
         """
         with self._lock:
-            for _ in range(MAX_CONFLICT_RETRIES):
+            for attempt_number in range(MAX_CONFLICT_RETRIES):
                 try:
                     return attempt()
                 except _VersionConflictError:
-                    continue
+                    self.conflicts_retried += 1
+                    # Writers that collided on the same messages would collide again if they
+                    # retried in lockstep: wait a random, growing moment (capped at 50 ms).
+                    time.sleep(random.uniform(0, min(0.05, 0.001 * 2**attempt_number)))
         raise StorageError(f"gave up after {MAX_CONFLICT_RETRIES} version conflicts with other writers")
 
 

@@ -42,3 +42,13 @@ def test_open_without_a_url_or_environment_uses_ledger_db_here(
 def test_an_unreachable_database_is_a_storage_error() -> None:
     with pytest.raises(StorageError, match="could not open the ledger"):
         Ledger.open("postgresql://postgres@127.0.0.1:1/test")
+
+
+def test_a_subclass_of_the_ledger_uses_the_same_tables(sqlite_database: str) -> None:
+    class InstrumentedLedger(Ledger):
+        pass
+
+    with InstrumentedLedger.open(sqlite_database) as ledger:
+        ledger.ingest(delivery_status_payload("m-1", Status.SENT, timestamp=1641513098))
+    with Ledger.open(sqlite_database) as ledger:
+        assert ledger.message("m-1").status is Status.SENT
