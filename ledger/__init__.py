@@ -14,6 +14,7 @@ from ledger.errors import (
     LedgerError,
     MessageNotFoundError,
     StorageError,
+    UnreadableDataError,
 )
 from ledger.message import Message, message_uuid
 from ledger.rejections import Rejection
@@ -44,6 +45,7 @@ __all__ = [
     "StatusReport",
     "StorageError",
     "TransitionTable",
+    "UnreadableDataError",
     "decide",
     "message_uuid",
     "parse_delivery_status",

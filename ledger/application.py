@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import base64
 import gc
 import json
 import os
@@ -127,15 +128,23 @@ class Ledger(Application[UUID]):
         *,
         transitions: TransitionTable = STRICT,
         clock: Callable[[], datetime] = utc_now,
+        cipher_key: str | None = None,
     ) -> Self:
         """Open (and on first use create) the ledger at a SQLAlchemy ``url``.
 
         ``None`` reads ``LEDGER_DATABASE_URL``, else uses ``sqlite:///ledger.db``.
         ``postgresql://`` URLs use psycopg 3.  ``transitions`` replaces the state
         machine's policy (see :mod:`ledger.status`); ``clock`` gives received times.
+        ``cipher_key`` (else ``LEDGER_CIPHER_KEY``; make one with ``ledger keygen``)
+        encrypts stored events and rejected bodies with AES-GCM: phone numbers are
+        personal data.
         """
         url = normalise_url(url or os.environ.get("LEDGER_DATABASE_URL") or DEFAULT_URL)
-        return cls({"SQLALCHEMY_URL": url}, transitions=transitions, clock=clock)
+        env = {"SQLALCHEMY_URL": url}
+        key = cipher_key or os.environ.get("LEDGER_CIPHER_KEY")
+        if key:
+            env |= {"CIPHER_TOPIC": "eventsourcing.cryptography:AESCipher", "CIPHER_KEY": _checked_key(key)}
+        return cls(env, transitions=transitions, clock=clock)
 
     @property
     def engine(self) -> Engine:
@@ -246,7 +255,9 @@ class Ledger(Application[UUID]):
     ) -> list[Rejection]:
         """Refused input, oldest first: malformed bodies and contradictions, with reasons."""
         with storage_errors("read the rejections"), self.session(commit=False) as session:
-            return store.select_rejections(session, limit=limit, since=since, message_id=message_id)
+            return store.select_rejections(
+                session, limit=limit, since=since, message_id=message_id, cipher=self.mapper.cipher
+            )
 
     def close(self) -> None:
         """Release the database connections (the pool is disposed)."""
@@ -401,7 +412,7 @@ class Ledger(Application[UUID]):
                 with transaction as session:
                     if changed:
                         recordings = self.save(*changed)
-                    store.insert_rejections(session, refused)
+                    store.insert_rejections(session, refused, self.mapper.cipher)
         except StorageError as error:
             if isinstance(error.__cause__, IntegrityError | sqlalchemy.exc.IntegrityError):
                 raise _VersionConflictError from error
@@ -484,6 +495,17 @@ def _check_text(field: str, value: object, *, required: bool) -> None:
         storable(value)
     except ValueError as error:
         raise InvalidPayloadError(str(error), field=field) from None
+
+
+def _checked_key(key: str) -> str:
+    """``key`` if it is base64 of 16, 24 or 32 bytes (an AES key)."""
+    try:
+        size = len(base64.b64decode(key, validate=True))
+    except ValueError:
+        size = -1
+    if size not in (16, 24, 32):
+        raise ValueError("the cipher key must be base64 of 16, 24 or 32 bytes; make one with `ledger keygen`")
+    return key
 
 
 def _raw_bytes(payload: object) -> bytes:

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
 import typer
+from eventsourcing.cryptography import AESCipher
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 
@@ -413,6 +414,12 @@ def serve(
         for note in notes:
             err.print(f"[bold yellow]note:[/] {note}", highlight=False, soft_wrap=True)
         server.run(settings, host=host, port=port, access_log=access_log)
+
+
+@app.command()
+def keygen() -> None:
+    """Print a new AES-256 key for LEDGER_CIPHER_KEY (encrypts stored events and rejected bodies)."""
+    sys.stdout.write(AESCipher.create_key(32) + "\n")
 
 
 def _delete_sqlite_file(db: str | None) -> None:

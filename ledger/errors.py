@@ -8,7 +8,8 @@ The tree::
     │   ├── InvalidTransitionError    the stage cannot follow the current status
     │   └── IdentityMismatchError     sender, recipient or channel differs from the record
     ├── MessageNotFoundError      no message with that id
-    └── StorageError              the database failed or could not be reached
+    ├── StorageError              the database failed or could not be reached
+    └── UnreadableDataError       stored data cannot be decrypted or decoded (wrong key?)
 
 ``Ledger.ingest`` never raises the first two: it answers ``rejected`` and keeps the
 input in the rejection store.  Only ``StorageError`` (infrastructure) escapes it.
@@ -76,3 +77,11 @@ class MessageNotFoundError(LedgerError, LookupError):
 
 class StorageError(LedgerError):
     """The database failed, refused or could not be reached; the operation had no effect."""
+
+
+class UnreadableDataError(LedgerError):
+    """Stored events or rejections cannot be decrypted or decoded.
+
+    Usually the cipher key (``LEDGER_CIPHER_KEY``) is missing or is not the key the data
+    was written with.
+    """

@@ -12,11 +12,17 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
+from eventsourcing.persistence import Cipher
 from sqlalchemy import BigInteger, Column, Integer, LargeBinary, MetaData, String, Table, Text, insert, select
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session
 
+from ledger.errors import UnreadableDataError
 from ledger.sql import UTCDateTime
+
+#: Encrypted bodies start with this marker, so plaintext rows written before the cipher
+#: was turned on stay readable.
+ENCRYPTED = b"\x00ledger-aesgcm:"
 
 RejectionKind = Literal["malformed", "contradiction"]
 
@@ -78,8 +84,10 @@ def create_table(engine: Engine) -> None:
     metadata.create_all(engine, checkfirst=True)
 
 
-def insert_rejections(session: Session | Connection, rejections: Sequence[NewRejection]) -> None:
-    """Add ``rejections`` inside the caller's transaction."""
+def insert_rejections(
+    session: Session | Connection, rejections: Sequence[NewRejection], cipher: Cipher | None = None
+) -> None:
+    """Add ``rejections`` inside the caller's transaction (bodies encrypted when a cipher is given)."""
     if rejections:
         session.execute(
             insert(rejections_table),
@@ -89,7 +97,7 @@ def insert_rejections(session: Session | Connection, rejections: Sequence[NewRej
                     "kind": r.kind,
                     "message_id": r.message_id,
                     "reason": r.reason,
-                    "raw": r.raw,
+                    "raw": r.raw if cipher is None else ENCRYPTED + cipher.encrypt(r.raw),
                 }
                 for r in rejections
             ],
@@ -102,6 +110,7 @@ def select_rejections(
     limit: int = 100,
     since: datetime | None = None,
     message_id: str | None = None,
+    cipher: Cipher | None = None,
 ) -> list[Rejection]:
     """Rejections oldest first, received at or after ``since``, at most ``limit``."""
     query = select(rejections_table).order_by(rejections_table.c.id).limit(limit)
@@ -116,7 +125,18 @@ def select_rejections(
             kind=row.kind,
             message_id=row.message_id,
             reason=row.reason,
-            raw=bytes(row.raw),
+            raw=_plaintext(bytes(row.raw), cipher),
         )
         for row in connection.execute(query)
     ]
+
+
+def _plaintext(raw: bytes, cipher: Cipher | None) -> bytes:
+    if not raw.startswith(ENCRYPTED):
+        return raw
+    if cipher is None:
+        raise UnreadableDataError("rejected bodies are encrypted; set LEDGER_CIPHER_KEY to read them")
+    try:
+        return cipher.decrypt(raw[len(ENCRYPTED) :])
+    except ValueError:
+        raise UnreadableDataError("rejected bodies cannot be decrypted: is LEDGER_CIPHER_KEY the right key?") from None

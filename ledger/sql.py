@@ -8,12 +8,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy.exc
-from eventsourcing.persistence import PersistenceError
+from eventsourcing.persistence import MapperDeserialisationError, PersistenceError
 from sqlalchemy import DateTime
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 
-from ledger.errors import StorageError
+from ledger.errors import StorageError, UnreadableDataError
 
 DEFAULT_URL = "sqlite:///ledger.db"
 
@@ -52,6 +52,11 @@ def storage_errors(doing: str) -> Iterator[None]:
     """Translate database failures into :class:`StorageError` (the cause is kept)."""
     try:
         yield
+    except MapperDeserialisationError as error:
+        raise UnreadableDataError(
+            f"could not {doing}: stored data cannot be decrypted or decoded; is LEDGER_CIPHER_KEY "
+            "set to the key it was written with?"
+        ) from error
     except (PersistenceError, sqlalchemy.exc.SQLAlchemyError, OSError) as error:
         detail = str(error).splitlines()[0] if str(error) else type(error).__name__
         raise StorageError(f"could not {doing}: {detail}") from error

@@ -183,7 +183,8 @@ class Projections:
                 notifications = recorder.select_notifications(start=start, limit=page_size, inclusive_of_start=False)
             if not notifications:
                 break
-            events = [(n.id, mapper.to_domain_event(n)) for n in notifications]
+            with storage_errors("decode the notification log"):
+                events = [(n.id, mapper.to_domain_event(n)) for n in notifications]
             last = notifications[-1].id
             with storage_errors("update the views"), self._transaction() as session:
                 for name, position in positions.items():
