@@ -13,16 +13,12 @@ from datetime import datetime
 from typing import Any, Literal
 
 from eventsourcing.persistence import Cipher
-from sqlalchemy import BigInteger, Column, Integer, LargeBinary, MetaData, String, Table, Text, insert, select
+from sqlalchemy import BigInteger, Boolean, Column, Integer, LargeBinary, MetaData, String, Table, Text, insert, select
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session
 
 from ledger.errors import UnreadableDataError
 from ledger.sql import UTCDateTime
-
-#: Encrypted bodies start with this marker, so plaintext rows written before the cipher
-#: was turned on stay readable.
-ENCRYPTED = b"\x00ledger-aesgcm:"
 
 RejectionKind = Literal["malformed", "contradiction"]
 
@@ -37,6 +33,8 @@ rejections_table = Table(
     Column("message_id", String(256), nullable=True, index=True),
     Column("reason", Text(), nullable=False),
     Column("raw", LargeBinary(), nullable=False),
+    # Rows written before a cipher key was set stay readable: each row says how it is stored.
+    Column("encrypted", Boolean(), nullable=False),
 )
 
 
@@ -97,7 +95,8 @@ def insert_rejections(
                     "kind": r.kind,
                     "message_id": r.message_id,
                     "reason": r.reason,
-                    "raw": r.raw if cipher is None else ENCRYPTED + cipher.encrypt(r.raw),
+                    "raw": r.raw if cipher is None else cipher.encrypt(r.raw),
+                    "encrypted": cipher is not None,
                 }
                 for r in rejections
             ],
@@ -125,18 +124,16 @@ def select_rejections(
             kind=row.kind,
             message_id=row.message_id,
             reason=row.reason,
-            raw=_plaintext(bytes(row.raw), cipher),
+            raw=_plaintext(bytes(row.raw), cipher) if row.encrypted else bytes(row.raw),
         )
         for row in connection.execute(query)
     ]
 
 
 def _plaintext(raw: bytes, cipher: Cipher | None) -> bytes:
-    if not raw.startswith(ENCRYPTED):
-        return raw
     if cipher is None:
         raise UnreadableDataError("rejected bodies are encrypted; set LEDGER_CIPHER_KEY to read them")
     try:
-        return cipher.decrypt(raw[len(ENCRYPTED) :])
+        return cipher.decrypt(raw)
     except ValueError:
         raise UnreadableDataError("rejected bodies cannot be decrypted: is LEDGER_CIPHER_KEY the right key?") from None

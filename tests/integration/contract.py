@@ -203,7 +203,7 @@ class LedgerContract:
     ) -> None:
         ledger.ingest(webhook("a", Status.SENT, 1))
 
-        def failing_insert(session: Any, rejections: Any) -> None:
+        def failing_insert(*args: Any) -> None:
             raise sqlalchemy.exc.OperationalError("insert", {}, Exception("disk I/O error"))
 
         monkeypatch.setattr(rejection_store, "insert_rejections", failing_insert)

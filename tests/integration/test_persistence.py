@@ -135,7 +135,7 @@ class PersistenceContract:
     ) -> None:
         ledger.ingest(webhook("m-1", Status.SENT, 1))
 
-        def failing_insert(session: Any, rejections: Any) -> None:
+        def failing_insert(*args: Any) -> None:
             raise sqlalchemy.exc.OperationalError("insert", {}, Exception("disk I/O error"))
 
         monkeypatch.setattr(rejection_store, "insert_rejections", failing_insert)
