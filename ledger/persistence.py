@@ -161,6 +161,11 @@ class LedgerFactory(SQLAlchemyFactory):
         engine = self.datastore.engine
         if isinstance(engine, Engine) and engine.dialect.name == "sqlite":
             event.listen(engine, "connect", _tune_sqlite_connection)
+        elif isinstance(engine, Engine):
+            # After a database restart the pool holds dead connections: test each one as it
+            # is checked out, so the first call after the restart works instead of failing.
+            # (The datastore builds the engine without a way to pass ``pool_pre_ping``.)
+            engine.pool._pre_ping = True
 
 
 class MessageCache:

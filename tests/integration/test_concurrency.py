@@ -14,15 +14,18 @@ from ledger.connectly import parse_delivery_status
 from ledger.simulate import Traffic, TrafficShape
 
 WORKERS = 4
-BATCH = 40
+BATCH = 20
 CONSISTENT = TrafficShape(malformed=0.0, contradictory=0.0, duplicated=0.0)
 
 
-def write(url: str, payloads: list[dict[str, Any]], seed: int, results: Any) -> None:
+def write(url: str, payloads: list[dict[str, Any]], seed: int, ready: Any, go: Any, results: Any) -> None:
     """One writer process: every report, in its own random order, in batches."""
     order = list(payloads)
     random.Random(seed).shuffle(order)
     with Ledger.open(url) as ledger:
+        # Start together: a writer that finished before the last one started would race no one.
+        ready.release()
+        go.wait(timeout=120)
         for start in range(0, len(order), BATCH):
             ledger.ingest_many(order[start : start + BATCH])
         results.put(ledger.conflicts_retried)
@@ -44,10 +47,13 @@ def expected_states(payloads: list[dict[str, Any]]) -> dict[str, Message]:
 
 def run_writers(url: str, payloads: list[dict[str, Any]]) -> int:
     context = multiprocessing.get_context("spawn")
-    results = context.Queue()
-    processes = [context.Process(target=write, args=(url, payloads, n, results)) for n in range(WORKERS)]
+    results, ready, go = context.Queue(), context.Semaphore(0), context.Event()
+    processes = [context.Process(target=write, args=(url, payloads, n, ready, go, results)) for n in range(WORKERS)]
     for process in processes:
         process.start()
+    for _ in processes:
+        assert ready.acquire(timeout=120), "a writer did not start"
+    go.set()
     for process in processes:
         process.join(timeout=300)
     assert [p.exitcode for p in processes] == [0] * WORKERS, "a writer failed (its traceback is above)"
