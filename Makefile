@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install test lint typecheck unit demo bench clean
+.PHONY: install test lint typecheck smoke unit demo bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -23,7 +23,12 @@ lint: install
 typecheck: install
 	$(BIN)/mypy ledger projections
 
-test: lint typecheck
+# The benchmarks' quick modes are smoke tests: they fail on errors, never on timings.
+smoke: install
+	$(BIN)/python -m benchmarks --quick
+	$(BIN)/python -m benchmarks.load --quick
+
+test: lint typecheck smoke
 	$(BIN)/pytest
 
 unit: install
