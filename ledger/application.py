@@ -107,6 +107,8 @@ class Ledger(Application[UUID]):
         #: How many times a write was retried because another writer changed the same
         #: message first (optimistic concurrency); for monitoring and tests.
         self.conflicts_retried = 0
+        #: How many times a write was retried because a SQLite file was locked by another process.
+        self.locks_retried = 0
         with storage_errors("open the ledger"):
             super().__init__(env)
             if not isinstance(self.recorder, LedgerRecorder):
@@ -443,18 +445,33 @@ class Ledger(Application[UUID]):
     def _retrying(self, attempt: Callable[[], T]) -> T:
         """Run ``attempt`` again (it reloads) when another writer won a version race.
 
-        Attempts of one ledger run one at a time: they change cached messages in place.
+        A SQLite file shared by several processes can also answer "database is locked"
+        when a reader's snapshot went stale under another writer; that is contention too,
+        and is retried the same way.  Attempts of one ledger run one at a time: they change
+        cached messages in place.
         """
         with self._lock:
             for attempt_number in range(MAX_CONFLICT_RETRIES):
+                started = time.monotonic()
                 try:
                     return attempt()
                 except _VersionConflictError:
                     self.conflicts_retried += 1
-                    # Writers that collided on the same messages would collide again if they
-                    # retried in lockstep: wait a random, growing moment (capped at 50 ms).
-                    time.sleep(random.uniform(0, min(0.05, 0.001 * 2**attempt_number)))
-        raise StorageError(f"gave up after {MAX_CONFLICT_RETRIES} version conflicts with other writers")
+                except StorageError as error:
+                    # Only an immediate refusal is contention worth retrying; a lock held past
+                    # SQLite's busy timeout is an outage, reported at once.
+                    if not _is_sqlite_lock_contention(error) or time.monotonic() - started > 1.0:
+                        raise
+                    self.locks_retried += 1
+                # Writers that collided on the same messages would collide again if they
+                # retried in lockstep: wait a random, growing moment (capped at 50 ms).
+                time.sleep(random.uniform(0, min(0.05, 0.001 * 2**attempt_number)))
+        raise StorageError(f"gave up after {MAX_CONFLICT_RETRIES} conflicts with other writers")
+
+
+def _is_sqlite_lock_contention(error: StorageError) -> bool:
+    cause = error.__cause__
+    return isinstance(cause, sqlalchemy.exc.OperationalError) and "database is locked" in str(cause)
 
 
 @contextmanager

@@ -29,6 +29,8 @@ def write(url: str, payloads: list[dict[str, Any]], seed: int, ready: Any, go: A
         for start in range(0, len(order), BATCH):
             ledger.ingest_many(order[start : start + BATCH])
         results.put(ledger.conflicts_retried)
+        if ledger.locks_retried:
+            print(f"writer {seed}: SQLite lock contention retried {ledger.locks_retried} times")
 
 
 def expected_states(payloads: list[dict[str, Any]]) -> dict[str, Message]:
