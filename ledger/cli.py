@@ -41,7 +41,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-out = Console()
+# Piped output is read by people too (CI logs, files): give tables room instead of 80 columns.
+out = Console(width=None if sys.stdout.isatty() or "COLUMNS" in os.environ else 132)
 err = Console(stderr=True)
 
 Db = Annotated[

@@ -93,7 +93,8 @@ def history_table(message_id: str, entries: Sequence[HistoryEntry]) -> Table:
 def failure_groups_table(groups: Sequence[FailureGroup], by: str) -> Table:
     """Failures grouped, largest first, with sample trace ids for support."""
     table = Table(title=f"Failures by {by}")
-    table.add_column(by, overflow="fold")
+    widest = max((len(group.key or "(none)") for group in groups), default=len(by))
+    table.add_column(by, min_width=min(widest, 48), overflow="fold")
     for column in ("failures", "share", "conflicts"):
         table.add_column(column, justify="right")
     table.add_column("last seen", no_wrap=True)
