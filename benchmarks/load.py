@@ -223,14 +223,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         url = f"sqlite:///{Path(tmp) / 'load.db'}" if args.db == "sqlite" else args.db
         with Ledger.open(url) as ledger:
             for send in traffic.sends():
-                ledger.record_sent(
-                    send.message_id,
-                    sender=send.sender,
-                    recipient=send.recipient,
-                    template=send.template,
-                    campaign=send.campaign,
-                    sent_at=send.sent_at,
-                )
+                send.record_in(ledger)
             backend = ledger.engine.dialect.name
         with serving(url, Path(tmp) / "server.log") as server:
             warm_up = bodies[: min(200, len(bodies))]

@@ -25,13 +25,7 @@ def build_log(url: str, reports: int, seed: int = 3, batch: int = 1000) -> int:
     traffic = Traffic(max(1, reports * 10 // 26), seed=seed)
     with Ledger.open(url) as ledger:
         for send in traffic.sends():
-            ledger.record_sent(
-                send.message_id,
-                sender=send.sender,
-                recipient=send.recipient,
-                campaign=send.campaign,
-                sent_at=send.sent_at,
-            )
+            send.record_in(ledger)
         pending: list[Any] = []
         for payload in traffic.webhooks():
             pending.append(payload)

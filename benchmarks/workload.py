@@ -71,14 +71,7 @@ def timeline(traffic: Traffic) -> Iterator[SendStep | WebhookStep]:
 
 def record(ledger: Ledger, send: Send) -> None:
     """``record_sent`` with the send's fields."""
-    ledger.record_sent(
-        send.message_id,
-        sender=send.sender,
-        recipient=send.recipient,
-        template=send.template,
-        campaign=send.campaign,
-        sent_at=send.sent_at,
-    )
+    send.record_in(ledger)
 
 
 def batches(bodies: Iterator[str], size: int) -> Iterator[list[str]]:

@@ -346,14 +346,7 @@ def demo(
             with progress_bar() as progress:
                 task = progress.add_task("recording sends", total=messages, rate="")
                 for n, send in enumerate(traffic.sends(), start=1):
-                    ledger.record_sent(
-                        send.message_id,
-                        sender=send.sender,
-                        recipient=send.recipient,
-                        template=send.template,
-                        campaign=send.campaign,
-                        sent_at=send.sent_at,
-                    )
+                    send.record_in(ledger)
                     if n % 500 == 0 or n == messages:
                         progress.update(task, completed=n)
             outcomes = ingest_stream(ledger, traffic.webhooks(), total=None)

@@ -16,7 +16,7 @@ import random
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from ledger.connectly import delivery_status_payload
 from ledger.reports import DeliveryError
@@ -64,6 +64,21 @@ FAILURES: tuple[tuple[DeliveryError, int], ...] = (
 _ULID_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 
 
+class RecordsSends(Protocol):
+    """Anything with the Ledger's ``record_sent`` (kept abstract: this module stores nothing)."""
+
+    def record_sent(
+        self,
+        message_id: str,
+        *,
+        sender: str | None,
+        recipient: str,
+        template: str | None = ...,
+        campaign: str | None = ...,
+        sent_at: datetime | None = ...,
+    ) -> object: ...
+
+
 @dataclass(frozen=True, slots=True)
 class Send:
     """What the send API answered for one message (the arguments of ``record_sent``)."""
@@ -74,6 +89,17 @@ class Send:
     template: str
     campaign: str
     sent_at: datetime
+
+    def record_in(self, ledger: RecordsSends) -> None:
+        """Tell ``ledger`` about this send (``record_sent`` with every field)."""
+        ledger.record_sent(
+            self.message_id,
+            sender=self.sender,
+            recipient=self.recipient,
+            template=self.template,
+            campaign=self.campaign,
+            sent_at=self.sent_at,
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -30,9 +30,7 @@ def dump(projections: Projections) -> dict[str, list[tuple[Any, ...]]]:
 def fill(ledger: Ledger, messages: int, seed: int = 7) -> int:
     traffic = Traffic(messages, seed=seed)
     for send in traffic.sends():
-        ledger.record_sent(
-            send.message_id, sender=send.sender, recipient=send.recipient, campaign=send.campaign, sent_at=send.sent_at
-        )
+        send.record_in(ledger)
     payloads = list(traffic.webhooks())
     for start in range(0, len(payloads), 300):
         ledger.ingest_many(payloads[start : start + 300])
