@@ -111,13 +111,7 @@ class DeliveryStatusWebhook(_Model):
 
 def parse_delivery_status(payload: Mapping[str, Any] | str | bytes) -> StatusReport:
     """Validate a ``delivery_status`` payload and normalise it to a :class:`StatusReport`."""
-    raw, document = _load(payload)
-    try:
-        webhook = DeliveryStatusWebhook.model_validate(document)
-    except ValidationError as error:
-        first = error.errors(include_url=False)[0]
-        field = ".".join(str(part) for part in first["loc"]) or None
-        raise InvalidPayloadError(first["msg"], field=field) from None
+    raw, webhook = _validate(payload)
     update = webhook.statusUpdate
     campaign = (update.metadata or {}).get("campaignName")
     return StatusReport(
@@ -143,15 +137,43 @@ def _campaign(value: object) -> str | None:
         return None
 
 
-def _load(payload: Mapping[str, Any] | str | bytes) -> tuple[str, object]:
-    """The payload as text (kept for audit) and as a decoded JSON document."""
+def _validate(payload: Mapping[str, Any] | str | bytes) -> tuple[str, DeliveryStatusWebhook]:
+    """The payload as text (kept for audit) and as a validated webhook."""
     if isinstance(payload, Mapping):
         try:
             raw = json.dumps(payload, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
         except (TypeError, ValueError, RecursionError) as error:
             raise InvalidPayloadError(f"not JSON-serialisable: {error}") from None
         _check_unicode(raw)
-        return raw, payload
+        return raw, _validated(payload)
+    text = _text(payload)
+    try:
+        # Most bodies are valid: pydantic's own JSON parser validates them in one pass.
+        return text, DeliveryStatusWebhook.model_validate_json(text)
+    except ValidationError:
+        pass  # Decode again the slow way, for an error message that names the problem.
+    try:
+        document = json.loads(text)
+    except RecursionError:
+        raise InvalidPayloadError("body is nested too deeply") from None
+    except ValueError as error:
+        raise InvalidPayloadError(f"body is not JSON: {error}") from None
+    if not isinstance(document, dict):
+        raise InvalidPayloadError(f"body must be a JSON object, got {type(document).__name__}")
+    return text, _validated(document)
+
+
+def _validated(document: object) -> DeliveryStatusWebhook:
+    try:
+        return DeliveryStatusWebhook.model_validate(document)
+    except ValidationError as error:
+        first = error.errors(include_url=False)[0]
+        field = ".".join(str(part) for part in first["loc"]) or None
+        raise InvalidPayloadError(first["msg"], field=field) from None
+
+
+def _text(payload: object) -> str:
+    """A text or bytes body as checked text: within the size limit, valid UTF-8 and Unicode."""
     if isinstance(payload, bytes | bytearray | memoryview):
         if len(payload) > MAX_PAYLOAD_BYTES:
             raise InvalidPayloadError(f"body is {len(payload)} bytes; the limit is {MAX_PAYLOAD_BYTES}")
@@ -164,15 +186,7 @@ def _load(payload: Mapping[str, Any] | str | bytes) -> tuple[str, object]:
     if len(payload) > MAX_PAYLOAD_BYTES:
         raise InvalidPayloadError(f"body is {len(payload)} characters; the limit is {MAX_PAYLOAD_BYTES}")
     _check_unicode(payload)
-    try:
-        document = json.loads(payload)
-    except RecursionError:
-        raise InvalidPayloadError("body is nested too deeply") from None
-    except ValueError as error:
-        raise InvalidPayloadError(f"body is not JSON: {error}") from None
-    if not isinstance(document, dict):
-        raise InvalidPayloadError(f"body must be a JSON object, got {type(document).__name__}")
-    return payload, document
+    return payload
 
 
 def _check_unicode(text: str) -> None:

@@ -1,0 +1,39 @@
+"""The fast parsing path (pydantic's JSON parser) accepts nothing the slow path would read differently."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ledger.connectly import DeliveryStatusWebhook, InvalidPayloadError, _validated
+from tests.strategies import hostile_payloads, report_streams
+
+
+def as_text(payload: Any) -> str | None:
+    if isinstance(payload, bytes):
+        try:
+            return payload.decode("utf-8")
+        except UnicodeDecodeError:
+            return None
+    return payload if isinstance(payload, str) else json.dumps(payload, ensure_ascii=False)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.one_of(hostile_payloads(), report_streams(max_messages=1).map(lambda ps: ps[0])))
+def test_whatever_the_fast_path_accepts_the_slow_path_reads_the_same(payload: Any) -> None:
+    text = as_text(payload)
+    if text is None:
+        return
+    try:
+        fast = DeliveryStatusWebhook.model_validate_json(text)
+    except ValueError:
+        return  # refused by the fast path: the slow path decides, and names the problem
+    document = json.loads(text)
+    try:
+        slow = _validated(document)
+    except InvalidPayloadError as error:
+        raise AssertionError(f"the fast path accepted what the slow path refuses: {error}") from None
+    assert fast == slow
