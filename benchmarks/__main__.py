@@ -31,9 +31,10 @@ from benchmarks.ingest import (
     lookup_latencies,
     percentile,
     record_all_sends,
+    timed_batches,
 )
 from benchmarks.report import Figure, machine_info, print_table, write_json
-from benchmarks.workload import batches, traffic_for, webhook_texts
+from benchmarks.workload import traffic_for, webhook_texts
 from ledger.simulate import Traffic
 
 RESULTS = Path(__file__).parent / "results" / "latest.json"
@@ -283,14 +284,7 @@ def _crud(path: Path, traffic: Traffic, batch: int) -> Throughput:
     crud = CrudStatusTable(path)
     try:
         crud.record_sent(traffic.sends())
-        seconds = 0.0
-        count = 0
-        for bodies in batches(webhook_texts(traffic), batch):
-            start = time.perf_counter()
-            crud.ingest_many(bodies)
-            seconds += time.perf_counter() - start
-            count += len(bodies)
-        return Throughput(count, seconds)
+        return timed_batches(crud.ingest_many, traffic, batch)
     finally:
         crud.close()
 

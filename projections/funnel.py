@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
@@ -115,19 +115,20 @@ class FunnelRow:
 
     key: str | None
     total: int
+    reached: int  # messages known to have reached the phone (delivered or read)
     counts: dict[Status, int]
     delivery_rate: float
     read_rate: float
     failure_rate: float
     sent_to_delivered: Latency
     delivered_to_read: Latency
-    reached: int = field(default=0)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready fields."""
         return {
             "key": self.key,
             "total": self.total,
+            "reached": self.reached,
             "counts": {status.value: count for status, count in self.counts.items()},
             "delivery_rate": self.delivery_rate,
             "read_rate": self.read_rate,
@@ -191,11 +192,11 @@ class FunnelView:
         return FunnelRow(
             key=key,
             total=total,
+            reached=group["reached"],
             counts=counts,
             delivery_rate=group["reached"] / total if total else 0.0,
             read_rate=group["read"] / group["reached"] if group["reached"] else 0.0,
             failure_rate=counts[Status.FAILED] / total if total else 0.0,
             sent_to_delivered=percentiles(latency.get("sent_to_delivered", [])),
             delivered_to_read=percentiles(latency.get("delivered_to_read", [])),
-            reached=group["reached"],
         )
