@@ -11,29 +11,19 @@ import argparse
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
 
+from benchmarks.ingest import ingest_in_production_order
+from benchmarks.workload import traffic_for
 from ledger import Ledger
-from ledger.simulate import Traffic
 from projections import Projections
 
-PAGE = 5000
+PAGE = 20000
 
 
 def build_log(url: str, reports: int, seed: int = 3, batch: int = 1000) -> int:
-    """Fill the ledger with about ``reports`` webhook reports (sends first); return the log's length."""
-    traffic = Traffic(max(1, reports * 10 // 26), seed=seed)
+    """Fill the ledger with about ``reports`` webhook reports in production order; return the log's length."""
+    ingest_in_production_order(url, traffic_for(reports, seed=seed), batch=batch)
     with Ledger.open(url) as ledger:
-        for send in traffic.sends():
-            send.record_in(ledger)
-        pending: list[Any] = []
-        for payload in traffic.webhooks():
-            pending.append(payload)
-            if len(pending) == batch:
-                ledger.ingest_many(pending)
-                pending = []
-        if pending:
-            ledger.ingest_many(pending)
         return ledger.recorder.max_notification_id() or 0
 
 

@@ -9,7 +9,6 @@
 from __future__ import annotations
 
 import base64
-import gc
 import json
 import os
 import random
@@ -31,6 +30,7 @@ from sqlalchemy.orm import Session
 from ledger import rejections as store
 from ledger.connectly import MAX_ID_LENGTH, parse_delivery_status, storable
 from ledger.errors import ContradictionError, InvalidPayloadError, MessageNotFoundError, StorageError
+from ledger.gcpause import gc_paused
 from ledger.message import Message, message_uuid
 from ledger.persistence import LedgerRecorder, MessageCache
 from ledger.rejections import NewRejection, Rejection
@@ -82,7 +82,7 @@ class Ledger(Application[UUID]):
     #: Environment variable: how many messages to keep in memory (0: none).
     MESSAGE_CACHE_MAXSIZE = "MESSAGE_CACHE_MAXSIZE"
     #: Whether :meth:`ingest_many` pauses Python's cyclic garbage collector while it runs
-    #: (see ``_gc_paused``); a subclass may say no.
+    #: (see :func:`ledger.gcpause.gc_paused`); a subclass may say no.
     pause_gc_during_batches: ClassVar[bool] = True
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
@@ -235,7 +235,7 @@ class Ledger(Application[UUID]):
         ``save()``.  A bad item is rejected on its own; an infrastructure failure
         raises :class:`~ledger.errors.StorageError` and stores nothing of the batch.
         """
-        with _gc_paused(self.pause_gc_during_batches):
+        with gc_paused(self.pause_gc_during_batches):
             received = [(payload, self._clock()) for payload in payloads]
             parsed = [_parse(payload) for payload, _ in received]
             return self._retrying(lambda: self._apply(received, parsed))
@@ -472,27 +472,6 @@ class Ledger(Application[UUID]):
 def _is_sqlite_lock_contention(error: StorageError) -> bool:
     cause = error.__cause__
     return isinstance(cause, sqlalchemy.exc.OperationalError) and "database is locked" in str(cause)
-
-
-@contextmanager
-def _gc_paused(pause: bool) -> Iterator[None]:
-    """Pause the cyclic garbage collector for the block, if it is running and ``pause``.
-
-    A batch keeps thousands of objects (reports, events, rows) alive for tens of
-    milliseconds: long enough for the collector to move them to its oldest generation,
-    where they pile up and set off full collections that walk the whole heap (about
-    40 ms each once SQLAlchemy and pydantic are loaded): a sixth of the ingest time.
-    Reference counting frees them at the end of the batch anyway; the collector is
-    resumed afterwards and finds any cycles made meanwhile.
-    """
-    if not (pause and gc.isenabled()):
-        yield
-        return
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.enable()
 
 
 def _parse(payload: Payload) -> StatusReport | InvalidPayloadError:

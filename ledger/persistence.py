@@ -27,7 +27,7 @@ from functools import cached_property
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.persistence import StoredEvent
+from eventsourcing.persistence import Notification, StoredEvent
 from eventsourcing.utils import Environment
 from eventsourcing_sqlalchemy.factory import SQLAlchemyFactory
 from eventsourcing_sqlalchemy.recorders import SQLAlchemyApplicationRecorder
@@ -141,6 +141,31 @@ class LedgerRecorder(SQLAlchemyApplicationRecorder):
         )
         return [(n, originator_id, version) for n, originator_id, version in session.execute(query)]
 
+    def read_log(self, after: int, limit: int) -> list[Notification]:
+        """The first ``limit`` notifications after id ``after``, oldest first.
+
+        The same as ``select_notifications(after, limit, inclusive_of_start=False)``,
+        without building an ORM object per row (that cost three times the query).
+        """
+        with self.transaction(commit=False) as session:
+            if self._sqlite is not None:
+                rows = session.connection().exec_driver_sql(self._sqlite.read_log, (after, limit))
+                return [
+                    Notification(id=n, originator_id=UUID(bytes=raw_id), originator_version=v, topic=t, state=s)
+                    for n, raw_id, v, t, s in rows
+                ]
+            table = self.events_table
+            query = (
+                select(table.c.id, table.c.originator_id, table.c.originator_version, table.c.topic, table.c.state)
+                .where(table.c.id > after)
+                .order_by(table.c.id)
+                .limit(limit)
+            )
+            return [
+                Notification(id=n, originator_id=o, originator_version=v, topic=t, state=bytes(s))
+                for n, o, v, t, s in session.execute(query)
+            ]
+
     def select_max_notification_id(self, session: Session) -> int:
         """The last notification id (0 when nothing is stored), in the caller's transaction."""
         last: int | None = session.execute(select(func.max(self.events_table.c.id))).scalar()
@@ -232,6 +257,10 @@ class _SQLiteStatements:
         columns = ["originator_id", "originator_version", "topic", "state"]
         self.insert = str(insert(table).compile(dialect=dialect, column_keys=columns))
         self._table = dialect.identifier_preparer.format_table(table)
+        self.read_log = (
+            "SELECT id, originator_id, originator_version, topic, state"
+            f" FROM {self._table} WHERE id > ? ORDER BY id LIMIT ?"
+        )
         self.versions_after = (
             f"SELECT id, originator_id, originator_version FROM {self._table} WHERE id > ? ORDER BY id LIMIT ?"
         )

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence, Set
+import operator
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from typing import Any, Protocol, TypeVar
 from uuid import UUID
 
-from sqlalchemy import MetaData, Table, delete, insert
+from sqlalchemy import MetaData, Table, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.dml import Insert
 
 #: All read-model tables (and the projections' tracking table) live in this metadata.
 metadata = MetaData()
@@ -17,7 +21,38 @@ metadata = MetaData()
 #: Opens a read-only connection for a query (``engine.connect``).
 Connect = Callable[[], AbstractContextManager[Connection]]
 
+#: A view row as a dict of column values.
+Row = dict[str, Any]
+
 T = TypeVar("T")
+
+
+class RowCache:
+    """View rows by aggregate key, as the runner's transactions wrote them, least recently used out first.
+
+    The runner makes one per projection for each run and drops it when the run ends
+    (normally or by an exception), so it never outlives the transactions it describes.
+    A row found here is not read back from the database before it changes again.
+    """
+
+    def __init__(self, maxsize: int) -> None:
+        self.maxsize = maxsize
+        self._rows: OrderedDict[str, Row] = OrderedDict()
+
+    def get(self, key: str) -> Row | None:
+        """The row of ``key``, now the most recently used; ``None`` if absent."""
+        row = self._rows.get(key)
+        if row is not None:
+            self._rows.move_to_end(key)
+        return row
+
+    def update(self, rows: Iterable[Row], key: str = "aggregate_id") -> None:
+        """Keep ``rows`` (keyed by their column ``key``) as the most recently used."""
+        for row in rows:
+            self._rows[row[key]] = row
+            self._rows.move_to_end(row[key])
+        while len(self._rows) > self.maxsize:
+            self._rows.popitem(last=False)
 
 
 class Projection(Protocol):
@@ -31,8 +66,12 @@ class Projection(Protocol):
     def tables(self) -> Sequence[Table]:
         """The tables the projection owns."""
 
-    def process(self, session: Session, events: Sequence[Any]) -> None:
-        """Apply ``events`` (oldest first) to the view inside the caller's transaction."""
+    def process(self, session: Session, events: Sequence[Any], cache: RowCache) -> None:
+        """Apply ``events`` (oldest first) to the view inside the caller's transaction.
+
+        ``cache`` holds rows this projection wrote or read earlier in the same run; the
+        projection keeps it current with what it writes.
+        """
 
     def clear(self, session: Session) -> None:
         """Delete every row of the view inside the caller's transaction."""
@@ -44,21 +83,71 @@ def chunks(items: Sequence[T], size: int = 500) -> Iterator[Sequence[T]]:
         yield items[start : start + size]
 
 
-def replace_rows(
-    session: Session, table: Table, key: str, rows: Sequence[dict[str, Any]], *, new: Set[str] = frozenset()
-) -> None:
-    """Write ``rows`` keyed by column ``key``: delete the old versions, insert the new ones.
+def current_rows(
+    session: Session, table: Table, cache: RowCache, keys: Iterable[str], *, new: set[str]
+) -> dict[Any, Row]:
+    """The stored rows of ``keys`` by aggregate key: from ``cache``, else read (keys in ``new`` are not stored)."""
+    rows: dict[Any, Row] = {}
+    missing: list[str] = []
+    for key in keys:
+        if key in new:
+            continue
+        row = cache.get(key)
+        if row is None:
+            missing.append(key)
+        else:
+            rows[key] = row
+    column = table.c.aggregate_id
+    for part in chunks(sorted(missing)):
+        for stored in session.execute(select(table).where(column.in_(part))).mappings():
+            rows[stored["aggregate_id"]] = dict(stored)
+    return rows
 
-    Keys in ``new`` are known not to be stored yet (their message was opened in this
-    page), so no delete is spent on them.  Portable across SQLite and PostgreSQL, and
-    one executemany per chunk.
+
+def upsert(session: Session, table: Table, rows: Sequence[Row], *, fixed: tuple[str, ...] = ()) -> None:
+    """Insert ``rows``, or overwrite the stored row with the same primary key.
+
+    ``fixed`` names columns besides the key that never change once written (their
+    indexes are left alone).  ``INSERT ... ON CONFLICT DO UPDATE`` on SQLite (3.24 and
+    later) and PostgreSQL.
     """
-    column = table.c[key]
-    stale = [row[key] for row in rows if row[key] not in new]
-    for part in chunks(stale):
-        session.execute(delete(table).where(column.in_(part)))
-    for rows_part in chunks(rows, 5000):
-        session.execute(insert(table), list(rows_part))
+    dialect = session.get_bind().dialect.name
+    insert = sqlite.insert(table) if dialect == "sqlite" else postgresql.insert(table)
+    keys = [column.name for column in table.primary_key]
+    changing = {c.name: insert.excluded[c.name] for c in table.columns if c.name not in keys and c.name not in fixed}
+    execute_many(session, insert.on_conflict_do_update(index_elements=keys, set_=changing), rows)
+
+
+def execute_many(session: Session, statement: Insert, rows: Sequence[Row]) -> None:
+    """Execute ``statement`` once per row of ``rows`` (dicts of every column of its table).
+
+    On drivers that take positional parameters (SQLite's), the rows go to the driver's
+    executemany as tuples, converted by each column type's bind processor: SQLAlchemy's
+    own per-row parameter handling cost more than SQLite's insert.
+    """
+    if not rows:
+        return
+    dialect = session.get_bind().dialect
+    if dialect.paramstyle != "qmark":
+        for part in chunks(rows, 5000):
+            session.execute(statement, list(part))
+        return
+    compiled = statement.compile(dialect=dialect)
+    names = compiled.positiontup or []
+    assert len(names) == len(statement.table.columns), "every column is a parameter, once"
+    values_of = operator.itemgetter(*names)
+    processors = [
+        (i, column.type.dialect_impl(dialect).bind_processor(dialect))
+        for i, column in enumerate(statement.table.columns[n] for n in names)
+    ]
+    processing = [(i, process) for i, process in processors if process is not None]
+    parameters: list[tuple[Any, ...]] = []
+    for row in rows:
+        values = list(values_of(row))
+        for i, process in processing:
+            values[i] = process(values[i])
+        parameters.append(tuple(values))
+    session.connection().exec_driver_sql(str(compiled), parameters)
 
 
 def opened_in(events: Sequence[Any]) -> set[str]:

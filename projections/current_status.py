@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from ledger.message import Message
 from ledger.sql import UTCDateTime
 from ledger.status import Status
-from projections.base import Connect, aggregate_key, chunks, metadata, opened_in, replace_rows
+from projections.base import Connect, RowCache, aggregate_key, current_rows, metadata, opened_in, upsert
 
 current_status_table = Table(
     "view_current_status",
@@ -97,29 +97,21 @@ def fold(row: dict[str, Any] | None, event: Any) -> dict[str, Any]:
     return new
 
 
-def load_rows(session: Session, table: Table, keys: Sequence[str]) -> dict[str, dict[str, Any]]:
-    """Rows of ``table`` by aggregate id, for the given ids."""
-    rows: dict[str, dict[str, Any]] = {}
-    for part in chunks(keys):
-        for row in session.execute(select(table).where(table.c.aggregate_id.in_(part))).mappings():
-            rows[row["aggregate_id"]] = dict(row)
-    return rows
-
-
 class CurrentStatusProjection:
     """Maintains ``view_current_status`` from the ledger's events."""
 
     name = "current_status"
     tables = (current_status_table,)
 
-    def process(self, session: Session, events: Sequence[Any]) -> None:
-        new = opened_in(events)
-        keys = sorted({aggregate_key(e.originator_id) for e in events} - new)
-        rows = load_rows(session, current_status_table, keys)
+    def process(self, session: Session, events: Sequence[Any], cache: RowCache) -> None:
+        keys = {aggregate_key(e.originator_id) for e in events}
+        rows = current_rows(session, current_status_table, cache, keys, new=opened_in(events))
         for event in events:
             key = aggregate_key(event.originator_id)
             rows[key] = fold(rows.get(key), event)
-        replace_rows(session, current_status_table, "aggregate_id", list(rows.values()), new=new)
+        changed = list(rows.values())
+        upsert(session, current_status_table, changed, fixed=("message_id",))
+        cache.update(changed)
 
     def clear(self, session: Session) -> None:
         session.execute(current_status_table.delete())

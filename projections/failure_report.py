@@ -19,8 +19,7 @@ from sqlalchemy.sql import ColumnElement
 from ledger.message import Message
 from ledger.sql import UTCDateTime
 from ledger.status import Status
-from projections.base import Connect, aggregate_key, metadata, opened_in, replace_rows
-from projections.current_status import load_rows
+from projections.base import Connect, RowCache, aggregate_key, current_rows, execute_many, metadata, opened_in, upsert
 
 GroupBy = Literal["code", "type", "campaign", "recipient", "day"]
 GROUP_BY: tuple[GroupBy, ...] = get_args(GroupBy)
@@ -64,11 +63,9 @@ class FailureReportProjection:
     name = "failure_report"
     tables = (failure_messages_table, failures_table)
 
-    def process(self, session: Session, events: Sequence[Any]) -> None:
-        new = opened_in(events)
-        context = load_rows(
-            session, failure_messages_table, sorted({aggregate_key(e.originator_id) for e in events} - new)
-        )
+    def process(self, session: Session, events: Sequence[Any], cache: RowCache) -> None:
+        keys = {aggregate_key(e.originator_id) for e in events}
+        context = current_rows(session, failure_messages_table, cache, keys, new=opened_in(events))
         changed: set[str] = set()
         failures: list[dict[str, Any]] = []
         late_campaigns: dict[str, str] = {}
@@ -99,15 +96,17 @@ class FailureReportProjection:
                 failures.append(_failure_row(message, event))
                 message["failures"] += 1
                 changed.add(key)
-        replace_rows(session, failure_messages_table, "aggregate_id", [context[k] for k in sorted(changed)], new=new)
+        upsert(
+            session, failure_messages_table, [context[k] for k in sorted(changed)], fixed=("message_id", "recipient")
+        )
+        cache.update(context.values())
         for key, campaign in late_campaigns.items():
             session.execute(
                 update(failures_table)
                 .where(failures_table.c.aggregate_id == key, failures_table.c.campaign.is_(None))
                 .values(campaign=campaign)
             )
-        if failures:
-            session.execute(insert(failures_table), failures)
+        execute_many(session, insert(failures_table), failures)
 
     def clear(self, session: Session) -> None:
         session.execute(failures_table.delete())

@@ -24,8 +24,7 @@ from sqlalchemy.orm import Session
 from ledger.message import Message
 from ledger.sql import UTCDateTime
 from ledger.status import Status
-from projections.base import Connect, aggregate_key, metadata, opened_in, replace_rows
-from projections.current_status import load_rows
+from projections.base import Connect, RowCache, aggregate_key, current_rows, metadata, opened_in, upsert
 
 FunnelBy = Literal["campaign", "day"]
 PERCENTILES = (50, 90, 99)
@@ -82,14 +81,15 @@ class FunnelProjection:
     name = "funnel"
     tables = (funnel_table,)
 
-    def process(self, session: Session, events: Sequence[Any]) -> None:
-        new = opened_in(events)
-        keys = sorted({aggregate_key(e.originator_id) for e in events} - new)
-        rows = load_rows(session, funnel_table, keys)
+    def process(self, session: Session, events: Sequence[Any], cache: RowCache) -> None:
+        keys = {aggregate_key(e.originator_id) for e in events}
+        rows = current_rows(session, funnel_table, cache, keys, new=opened_in(events))
         for event in events:
             key = aggregate_key(event.originator_id)
             rows[key] = fold(rows.get(key), event)
-        replace_rows(session, funnel_table, "aggregate_id", list(rows.values()), new=new)
+        changed = list(rows.values())
+        upsert(session, funnel_table, changed)
+        cache.update(changed)
 
     def clear(self, session: Session) -> None:
         session.execute(funnel_table.delete())

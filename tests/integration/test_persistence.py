@@ -112,6 +112,20 @@ class PersistenceContract:
             (e.originator_id, e.originator_version, e.state) for e in events
         ]
 
+    def test_read_log_pages_give_what_select_notifications_gives(self, ledger: Ledger) -> None:
+        assert isinstance(ledger.recorder, LedgerRecorder)
+        simulated(ledger)
+        everything = ledger.recorder.select_notifications(start=1, limit=100_000)
+        assert len(everything) > 20
+        pages, after = [], 0
+        while page := ledger.recorder.read_log(after, 7):
+            assert len(page) <= 7
+            pages.extend(page)
+            after = page[-1].id
+        assert pages == everything
+        assert all(type(n.originator_id) is UUID and type(n.state) is bytes for n in pages)
+        assert ledger.recorder.read_log(everything[3].id, 2) == everything[4:6]
+
     def test_many_messages_are_loaded_in_several_queries(self, url: str, ledger: Ledger) -> None:
         count = MAX_IDS_PER_SELECT + 10
         ledger.ingest_many([webhook(f"m-{n}", Status.SENT) for n in range(count)])

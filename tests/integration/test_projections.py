@@ -8,7 +8,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import insert, select
 
 from ledger import Ledger, Status
 from ledger.simulate import Traffic
@@ -59,6 +59,23 @@ class ProjectionsContract:
         ledger.ingest(webhook("m-1", Status.READ, 9))
         assert views.catch_up() == 1
         assert views.positions() == dict.fromkeys(views.names, views.head())
+
+    def test_view_rows_are_stored_as_sqlalchemy_stores_them(self, ledger: Ledger, views: Projections) -> None:
+        # The views write rows through the driver on SQLite: the stored values (times as
+        # text, booleans as integers) must be exactly what SQLAlchemy's own insert stores.
+        fill(ledger, 40)
+        views.catch_up()
+        for table in metadata.sorted_tables:
+            with ledger.engine.begin() as connection:
+                order = ", ".join(column.name for column in table.primary_key.columns)
+                raw = f"SELECT * FROM {table.name} ORDER BY {order}"
+                written = connection.exec_driver_sql(raw).all()
+                rows = [dict(row) for row in connection.execute(select(table)).mappings()]
+                connection.execute(table.delete())
+                if rows:
+                    connection.execute(insert(table), rows)
+                assert connection.exec_driver_sql(raw).all() == written, table.name
+                assert written or table.name == "view_tracking"
 
     def test_current_status_agrees_with_the_ledger(self, ledger: Ledger, views: Projections) -> None:
         fill(ledger, 60)
@@ -162,20 +179,20 @@ class ProjectionsContract:
     def test_a_page_processed_by_another_runner_is_refused(self, ledger: Ledger, views: Projections) -> None:
         ledger.ingest(webhook("m-1", Status.FAILED, 1, error=OPTED_OUT))
         other = Projections(ledger)
-        select_notifications = ledger.recorder.select_notifications
+        read_log = ledger.recorder.read_log
         raced: list[int] = []
 
-        def select_then_let_the_other_runner_win(*args: Any, **kwargs: Any) -> Any:
-            page = select_notifications(*args, **kwargs)
+        def read_then_let_the_other_runner_win(*args: Any, **kwargs: Any) -> Any:
+            page = read_log(*args, **kwargs)
             if not raced:
                 raced.append(0)  # first, so the other runner's own reads pass straight through
                 raced[0] = other.catch_up()
             return page
 
-        ledger.recorder.select_notifications = select_then_let_the_other_runner_win  # type: ignore[method-assign]
+        ledger.recorder.read_log = read_then_let_the_other_runner_win  # type: ignore[attr-defined]
         with pytest.raises(ProjectionConflictError, match="another runner"):
             views.catch_up()
-        del ledger.recorder.select_notifications
+        del ledger.recorder.read_log
         assert raced == [2]
         assert len(views.failure_report.failures()) == 1  # not counted twice
         assert views.catch_up() == 0

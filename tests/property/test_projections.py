@@ -36,7 +36,8 @@ def table_rows(ledger: Ledger, table: Any) -> list[dict[str, Any]]:
 @given(st.data(), report_streams(max_messages=5))
 def test_incremental_views_equal_a_rebuild_and_a_pure_fold(data: st.DataObject, payloads: list[dict[str, Any]]) -> None:
     with Ledger.open("sqlite://") as ledger:
-        views = Projections(ledger)
+        # A tiny row cache: rows are evicted and read back between pages.
+        views = Projections(ledger, row_cache_size=data.draw(st.integers(0, 3)))
         # Ingest in random batches, catching up in random page sizes in between.
         while payloads:
             size = data.draw(st.integers(1, 6))
