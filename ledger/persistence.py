@@ -27,6 +27,7 @@ from functools import cached_property
 from typing import Any
 from uuid import UUID
 
+import sqlalchemy.exc
 from eventsourcing.persistence import Notification, StoredEvent
 from eventsourcing.utils import Environment
 from eventsourcing_sqlalchemy.factory import SQLAlchemyFactory
@@ -122,7 +123,7 @@ class LedgerRecorder(SQLAlchemyApplicationRecorder):
         # UUID from 16 bytes per row cost more than the query itself.
         by_bytes = {originator_id.bytes: originator_id for originator_id in originator_ids}
         sql = self._sqlite.select_events_of(len(by_bytes))
-        rows = session.connection().exec_driver_sql(sql, tuple(by_bytes)).all()
+        rows = _fetch_all(session, sql, tuple(by_bytes))
         return [(by_bytes[raw_id], version, topic, state) for raw_id, version, topic, state in rows]
 
     def select_versions_after(self, session: Session, notification_id: int, limit: int) -> list[tuple[int, UUID, int]]:
@@ -130,7 +131,7 @@ class LedgerRecorder(SQLAlchemyApplicationRecorder):
         if self._sqlite is not None:
             # Called before every batch and every lookup: skip SQLAlchemy's statement
             # processing, which costs more than SQLite's index scan.
-            rows = session.connection().exec_driver_sql(self._sqlite.versions_after, (notification_id, limit))
+            rows = _fetch_all(session, self._sqlite.versions_after, (notification_id, limit))
             return [(n, UUID(bytes=raw_id), version) for n, raw_id, version in rows]
         table = self.events_table
         query = (
@@ -149,9 +150,11 @@ class LedgerRecorder(SQLAlchemyApplicationRecorder):
         """
         with self.transaction(commit=False) as session:
             if self._sqlite is not None:
-                rows = session.connection().exec_driver_sql(self._sqlite.read_log, (after, limit))
+                rows = _fetch_all(session, self._sqlite.read_log, (after, limit))
+                # One UUID per aggregate of the page: making one from 16 bytes is slow.
+                ids = {raw_id: UUID(bytes=raw_id) for raw_id in {row[1] for row in rows}}
                 return [
-                    Notification(id=n, originator_id=UUID(bytes=raw_id), originator_version=v, topic=t, state=s)
+                    Notification(id=n, originator_id=ids[raw_id], originator_version=v, topic=t, state=s)
                     for n, raw_id, v, t, s in rows
                 ]
             table = self.events_table
@@ -291,6 +294,25 @@ SQLITE_PRAGMAS = (
 def _tune_sqlite_connection(dbapi_connection: Any, _: Any) -> None:
     for pragma in SQLITE_PRAGMAS:
         dbapi_connection.execute(pragma)
+
+
+def _fetch_all(session: Session, sql: str, parameters: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+    """Every row of ``sql`` as the driver returns it, in the session's transaction.
+
+    Straight from the DB-API cursor: SQLAlchemy's result rows cost more than SQLite's
+    query.  Driver errors are raised as SQLAlchemy raises them (``OperationalError`` for
+    "database is locked", say), so callers handle one kind.
+    """
+    connection = session.connection()
+    driver_error = connection.dialect.loaded_dbapi.Error
+    cursor = connection.connection.cursor()
+    try:
+        cursor.execute(sql, parameters)
+        return list(cursor.fetchall())
+    except driver_error as error:
+        raise sqlalchemy.exc.DBAPIError.instance(sql, parameters, error, driver_error) from error
+    finally:
+        cursor.close()
 
 
 def _uuid(originator_id: UUID | str) -> UUID:

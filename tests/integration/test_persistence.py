@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar, cast
 from uuid import UUID, uuid4
 
+import eventsourcing.persistence
 import psycopg
 import pytest
 import sqlalchemy
@@ -209,6 +210,18 @@ class TestSQLiteFile(PersistenceContract):
         with ledger.engine.connect() as connection:
             assert connection.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar() == 10_000
             assert connection.exec_driver_sql("PRAGMA synchronous").scalar() == 2  # FULL, as by default
+
+    def test_driver_errors_on_the_fast_read_paths_are_translated(self, ledger: Ledger) -> None:
+        # Those reads bypass SQLAlchemy's result objects, not its error translation: the
+        # recorder's and the ledger's error handling know SQLAlchemy's errors, not sqlite3's.
+        assert isinstance(ledger.recorder, LedgerRecorder)
+        with ledger.engine.begin() as connection:
+            connection.exec_driver_sql("DROP TABLE ledger_events")
+        with pytest.raises(eventsourcing.persistence.OperationalError, match="no such table") as raised:
+            ledger.recorder.read_log(0, 10)
+        assert isinstance(raised.value.__cause__, sqlalchemy.exc.OperationalError)
+        with pytest.raises(StorageError, match="no such table"):
+            ledger.ingest_many([webhook("m-1", Status.SENT)])
 
 
 @pytest.mark.postgres
