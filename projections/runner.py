@@ -190,12 +190,13 @@ class Projections:
         caches = {name: RowCache(self.row_cache_size) for name in names}
         while True:
             start = min(positions.values())
-            with storage_errors("read the notification log"):
-                notifications = recorder.read_log(start, page_size)
-            if not notifications:
-                break
-            last = notifications[-1].id
+            # A page's notifications, events and rows all die with it (see gc_paused).
             with gc_paused():
+                with storage_errors("read the notification log"):
+                    notifications = recorder.read_log(start, page_size)
+                if not notifications:
+                    break
+                last = notifications[-1].id
                 with storage_errors("decode the notification log"):
                     events = [(n.id, mapper.to_domain_event(n)) for n in notifications]
                 with storage_errors("update the views"), self._transaction() as session:
