@@ -78,7 +78,10 @@ class Ledger(Application[UUID]):
     """
 
     name = "Ledger"
-    env: ClassVar[dict[str, str]] = {"PERSISTENCE_MODULE": "ledger.persistence:LedgerFactory"}
+    env: ClassVar[dict[str, str]] = {
+        "PERSISTENCE_MODULE": "ledger.persistence:LedgerFactory",
+        "TRANSCODER_TOPIC": "ledger.persistence:LedgerTranscoder",
+    }
     #: Environment variable: how many messages to keep in memory (0: none).
     MESSAGE_CACHE_MAXSIZE = "MESSAGE_CACHE_MAXSIZE"
     #: Whether :meth:`ingest_many` pauses Python's cyclic garbage collector while it runs
