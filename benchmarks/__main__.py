@@ -22,7 +22,7 @@ import sqlalchemy
 from sqlalchemy.engine import make_url
 
 from benchmarks import memory, rebuild
-from benchmarks.baselines import CrudStatusTable, StraightforwardLedger, raw_executemany, raw_rows
+from benchmarks.baselines import CrudStatusTable, StraightforwardLedger, raw_copy, raw_executemany, raw_rows
 from benchmarks.ingest import (
     LedgerLeavingTheCollectorAlone,
     Throughput,
@@ -32,6 +32,7 @@ from benchmarks.ingest import (
     percentile,
     record_all_sends,
     timed_batches,
+    view_lookup_latencies,
 )
 from benchmarks.report import Figure, machine_info, print_table, write_json
 from benchmarks.workload import traffic_for, webhook_texts
@@ -58,16 +59,17 @@ class Plan:
     single_reports: int  # ingest() one at a time
     lookups: int
     postgres_reports: int
+    postgres_straightforward_reports: int
     postgres_single_reports: int
     memory_reports: int
 
     @classmethod
     def full(cls, reports: int) -> Plan:
-        return cls(reports, 1000, 20_000, 10_000, 100_000, 30_000, 5_000, 1_000_000)
+        return cls(reports, 1000, 20_000, 10_000, 100_000, 30_000, 3_000, 5_000, 1_000_000)
 
     @classmethod
     def quick(cls) -> Plan:
-        return cls(3_000, 1000, 300, 300, 500, 2_000, 200, 3_000)
+        return cls(3_000, 1000, 300, 300, 500, 2_000, 200, 200, 3_000)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -168,7 +170,7 @@ def sqlite_section(plan: Plan, tmp: Path) -> list[Figure]:
     _copy_database(tmp / "sends.db", tmp / "straightforward.db")
     straightforward = _straightforward(url(tmp / "straightforward.db"), traffic, plan.straightforward_reports)
     _log("baseline (a): CRUD upsert + history")
-    crud = _crud(tmp / "crud.db", traffic, plan.batch)
+    crud = _crud(url(tmp / "crud.db"), traffic, plan.batch)
     _log("baseline (c): raw sqlite3 executemany")
     rows = raw_rows(webhook_texts(traffic))
     raw = Throughput(len(rows), raw_executemany(tmp / "raw.db", rows))
@@ -179,6 +181,8 @@ def sqlite_section(plan: Plan, tmp: Path) -> list[Figure]:
     _log("message() lookups")
     message_ids = [send.message_id for send in traffic.sends()]
     latencies = lookup_latencies(url(tmp / "warm.db"), message_ids, lookups=plan.lookups)
+    _log("current_status lookups (after a catch-up)")
+    view_latencies = view_lookup_latencies(url(tmp / "warm.db"), message_ids, lookups=plan.lookups)
 
     a = "(a) CRUD: Core upsert of current status by rank + history row, same batches"
     b = f"(b) repository.get + save per report, eventsourcing_sqlalchemy ({plan.straightforward_reports:,} reports)"
@@ -204,7 +208,6 @@ def sqlite_section(plan: Plan, tmp: Path) -> list[Figure]:
             Figure(section, "  vs (a)", rate, "reports/s", a, crud.per_second, TARGET_VS_CRUD, "ratio"),
             Figure(section, "  vs (c), the floor", rate, "rows/s", c, raw.per_second),
         ]
-    p50, p99 = (percentile(latencies, q) * 1000 for q in (0.5, 0.99))
     figures += [
         Figure(
             section,
@@ -222,41 +225,90 @@ def sqlite_section(plan: Plan, tmp: Path) -> list[Figure]:
             section, "ingest, one report per call", single.per_second, "reports/s", "(b)", straightforward.per_second
         ),
         Figure(section, "record_sent, one send per call", sends.per_second, "sends/s"),
-        Figure(section, f"message() p50 ({plan.lookups:,} random ids)", p50, "ms"),
-        Figure(
-            section,
-            f"message() p99 ({plan.lookups:,} random ids)",
-            p99,
-            "ms",
-            target=TARGET_LOOKUP_P99_MS,
-            target_kind="value",
-            higher_is_better=False,
-        ),
+        *_lookup_figures(section, plan.lookups, latencies, view_latencies, target=TARGET_LOOKUP_P99_MS),
     ]
     return figures
 
 
+def _lookup_figures(
+    section: str, lookups: int, latencies: list[float], view_latencies: list[float], *, target: float | None = None
+) -> list[Figure]:
+    """p50 and p99 of ``Ledger.message()`` and of a ``current_status`` query, in ms."""
+    figures = []
+    for what, values in (("message()", latencies), ("current_status query", view_latencies)):
+        p50, p99 = (percentile(values, q) * 1000 for q in (0.5, 0.99))
+        figures += [
+            Figure(section, f"{what} p50 ({lookups:,} random ids)", p50, "ms"),
+            Figure(
+                section,
+                f"{what} p99 ({lookups:,} random ids)",
+                p99,
+                "ms",
+                target=target if what == "message()" else None,
+                target_kind="value",
+                higher_is_better=False,
+            ),
+        ]
+    return figures
+
+
 def postgres_section(plan: Plan, postgres_url: str) -> list[Figure]:
-    """ingest_many, single ingest and lookups on PostgreSQL (one fresh database each)."""
+    """ingest_many against the three baselines, single ingest, lookups and rebuild on PostgreSQL."""
     section = "PostgreSQL"
     traffic = traffic_for(plan.postgres_reports)
+    message_ids = [send.message_id for send in traffic.sends()]
     _fresh_postgres(postgres_url)
     _log("PostgreSQL: ingest_many in production order")
     many = ingest_in_production_order(postgres_url, traffic, batch=plan.batch)
-    _log("PostgreSQL: message() lookups")
-    message_ids = [send.message_id for send in traffic.sends()]
+    _log("PostgreSQL: message() and current_status lookups")
     latencies = lookup_latencies(postgres_url, message_ids, lookups=plan.lookups)
+    view_latencies = view_lookup_latencies(postgres_url, message_ids, lookups=plan.lookups)
+    _log("PostgreSQL: projection rebuild vs reading the log")
+    rebuilt = rebuild.measure(postgres_url)
+
+    _fresh_postgres(postgres_url)
+    _log("PostgreSQL: recording every send (setup of baseline b)")
+    record_all_sends(postgres_url, traffic)
+    _log("PostgreSQL: baseline (b): repository.get + save per report")
+    straightforward = _straightforward(postgres_url, traffic, plan.postgres_straightforward_reports)
+    _log("PostgreSQL: baseline (a): CRUD upsert + history")
+    crud = _crud(postgres_url, traffic, plan.batch)
+    _log("PostgreSQL: baseline (c): COPY")
+    written, seconds = raw_copy(postgres_url, raw_rows(webhook_texts(traffic)))
+    raw = Throughput(written, seconds)
+
     _log("PostgreSQL: single ingest")
     _fresh_postgres(postgres_url)
     single = ingest_in_production_order(postgres_url, traffic_for(plan.postgres_single_reports, seed=2), batch=1)
-    p50, p99 = (percentile(latencies, q) * 1000 for q in (0.5, 0.99))
+    rate = many.per_second
+    b = f"(b) repository.get + save per report ({plan.postgres_straightforward_reports:,} reports)"
     return [
+        Figure(section, f"ingest_many, production order ({plan.postgres_reports:,} reports)", rate, "reports/s"),
+        Figure(section, "  vs (b)", rate, "reports/s", b, straightforward.per_second),
+        Figure(section, "  vs (a)", rate, "reports/s", "(a) CRUD, same batches", crud.per_second),
         Figure(
-            section, f"ingest_many, production order ({plan.postgres_reports:,} reports)", many.per_second, "reports/s"
+            section, "  vs (c), the floor", rate, "rows/s", "(c) COPY of the reports into one table", raw.per_second
         ),
-        Figure(section, "ingest, one report per call", single.per_second, "reports/s"),
-        Figure(section, f"message() p50 ({plan.lookups:,} random ids)", p50, "ms"),
-        Figure(section, f"message() p99 ({plan.lookups:,} random ids)", p99, "ms"),
+        Figure(
+            section, "ingest, one report per call", single.per_second, "reports/s", "(b)", straightforward.per_second
+        ),
+        *_lookup_figures(section, plan.lookups, latencies, view_latencies),
+        Figure(
+            section,
+            f"rebuild of 3 views, {rebuilt['events']:,.0f} events",
+            rebuilt["rebuild_events_per_s"],
+            "events/s",
+            baseline="reading the log (select_notifications pages)",
+            baseline_value=rebuilt["read_events_per_s"],
+        ),
+        Figure(
+            section,
+            "  vs reading the log with read_log (the runner's reader)",
+            rebuilt["rebuild_events_per_s"],
+            "events/s",
+            baseline="read_log pages",
+            baseline_value=rebuilt["read_log_events_per_s"],
+        ),
     ]
 
 
@@ -302,8 +354,8 @@ def _straightforward(url: str, traffic: Traffic, reports: int) -> Throughput:
         app.close()
 
 
-def _crud(path: Path, traffic: Traffic, batch: int) -> Throughput:
-    crud = CrudStatusTable(path)
+def _crud(url: str, traffic: Traffic, batch: int) -> Throughput:
+    crud = CrudStatusTable(url)
     try:
         crud.record_sent(traffic.sends())
         return timed_batches(crud.ingest_many, traffic, batch)

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from benchmarks.workload import SendStep, batches, record, timeline, webhook_texts
 from ledger import Ledger
 from ledger.simulate import Traffic
+from projections import Projections
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,3 +120,19 @@ def percentile(values: list[float], fraction: float) -> float:
     """The ``fraction`` quantile of ``values`` (nearest rank)."""
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, max(0, round(fraction * len(ordered)) - 1))]
+
+
+def view_lookup_latencies(url: str, message_ids: list[str], *, lookups: int, seed: int = 7) -> list[float]:
+    """Seconds per ``current_status`` query (one message by id), after a catch-up that is not timed."""
+    rng = random.Random(seed)
+    latencies: list[float] = []
+    with Projections.open(url) as views:
+        views.catch_up()
+        for _ in range(lookups):
+            message_id = rng.choice(message_ids)
+            start = time.perf_counter()
+            row = views.current_status.get(message_id)
+            latencies.append(time.perf_counter() - start)
+            if row is None:
+                raise AssertionError(f"{message_id} is missing from the current_status view")
+    return latencies

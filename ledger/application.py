@@ -239,9 +239,14 @@ class Ledger(Application[UUID]):
         raises :class:`~ledger.errors.StorageError` and stores nothing of the batch.
         """
         with gc_paused(self.pause_gc_during_batches):
-            received = [(payload, self._clock()) for payload in payloads]
-            parsed = [_parse(payload) for payload, _ in received]
-            return self._retrying(lambda: self._apply(received, parsed))
+            # The batch's reports, events and rows are freed as _ingest_many returns, before
+            # the collector resumes: left alive, they would set off a collection at once.
+            return self._ingest_many(payloads)
+
+    def _ingest_many(self, payloads: Iterable[Payload]) -> list[IngestOutcome]:
+        received = [(payload, self._clock()) for payload in payloads]
+        parsed = [_parse(payload) for payload, _ in received]
+        return self._retrying(lambda: self._apply(received, parsed))
 
     def message(self, message_id: str) -> MessageView:
         """The message as it stands; :class:`~ledger.errors.MessageNotFoundError` if unknown."""
