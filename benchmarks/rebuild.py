@@ -22,8 +22,10 @@ from benchmarks.workload import traffic_for
 from ledger import Ledger
 from ledger.persistence import LedgerRecorder
 from projections import Projections
+from projections.runner import REBUILD_PAGE_SIZE
 
-PAGE = 20000
+#: The readers page through the log as the rebuild does.
+PAGE = REBUILD_PAGE_SIZE
 
 
 def build_log(url: str, reports: int, seed: int = 3, batch: int = 1000) -> int:
@@ -88,7 +90,7 @@ def measure(url: str) -> dict[str, float]:
         if ledger.engine.dialect.name == "sqlite" and ledger.engine.url.database not in (None, "", ":memory:"):
             result["driver_rows_per_s"] = _rate(lambda: read_rows_with_the_driver(str(ledger.engine.url.database)))
         started = time.perf_counter()
-        rebuilt = views.rebuild(page_size=PAGE)
+        rebuilt = views.rebuild()
         result["rebuild_events_per_s"] = rebuilt / (time.perf_counter() - started)
     return result
 

@@ -40,6 +40,10 @@ tracking_table = Table(
 #: How many notifications one transaction processes.
 PAGE_SIZE = 1000
 
+#: How many notifications one transaction of a rebuild processes: a message's events
+#: are usually a few thousand notifications apart, so large pages write most rows once.
+REBUILD_PAGE_SIZE = 20_000
+
 #: How many rows of each view one run (catch-up or rebuild) keeps in memory between its
 #: pages, so that a message's next event does not read its row back (about 1 KB each).
 ROW_CACHE_SIZE = 20_000
@@ -114,7 +118,11 @@ class Projections:
         return self._run(self.names, page_size=page_size, on_progress=on_progress)
 
     def rebuild(
-        self, name: str | None = None, *, page_size: int = 5 * PAGE_SIZE, on_progress: ProgressCallback | None = None
+        self,
+        name: str | None = None,
+        *,
+        page_size: int = REBUILD_PAGE_SIZE,
+        on_progress: ProgressCallback | None = None,
     ) -> int:
         """Empty one view (or all) and its position, then replay the whole log into it.
 
