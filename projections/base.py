@@ -121,32 +121,26 @@ def upsert(session: Session, table: Table, rows: Sequence[Row], *, fixed: tuple[
 def execute_many(session: Session, statement: Insert, rows: Sequence[Row]) -> None:
     """Execute ``statement`` once per row of ``rows`` (dicts of every column of its table).
 
-    On drivers that take positional parameters (SQLite's), the rows go to the driver's
-    executemany as tuples, converted by each column type's bind processor: SQLAlchemy's
-    own per-row parameter handling cost more than SQLite's insert.
+    The rows go to the driver's executemany (psycopg pipelines it), each value converted
+    by its column type's bind processor: SQLAlchemy's own per-row parameter handling cost
+    more than the database's insert.
     """
     if not rows:
         return
     dialect = session.get_bind().dialect
-    if dialect.paramstyle != "qmark":
-        for part in chunks(rows, 5000):
-            session.execute(statement, list(part))
-        return
     compiled = statement.compile(dialect=dialect)
-    names = compiled.positiontup or []
-    assert len(names) == len(statement.table.columns), "every column is a parameter, once"
+    names = list(compiled.positiontup or []) if dialect.positional else list(compiled.params)
+    columns = statement.table.columns
+    assert sorted(names) == sorted(column.key for column in columns), "every column is a parameter, once"
     values_of = operator.itemgetter(*names)
-    processors = [
-        (i, column.type.dialect_impl(dialect).bind_processor(dialect))
-        for i, column in enumerate(statement.table.columns[n] for n in names)
-    ]
+    processors = [(i, columns[name].type.dialect_impl(dialect).bind_processor(dialect)) for i, name in enumerate(names)]
     processing = [(i, process) for i, process in processors if process is not None]
-    parameters: list[tuple[Any, ...]] = []
+    parameters: list[Any] = []
     for row in rows:
         values = list(values_of(row))
         for i, process in processing:
             values[i] = process(values[i])
-        parameters.append(tuple(values))
+        parameters.append(tuple(values) if dialect.positional else dict(zip(names, values, strict=True)))
     session.connection().exec_driver_sql(str(compiled), parameters)
 
 
