@@ -58,6 +58,7 @@ def test_a_body_and_its_decoded_object_are_read_alike(payload: Any) -> None:
         return
     try:
         document = json.loads(text)
+        json.dumps(document, allow_nan=False)  # NaN and Infinity: an object the ledger cannot store as JSON
     except (ValueError, RecursionError):
         return
     if isinstance(document, dict):
