@@ -36,6 +36,8 @@ class RowCache:
     """
 
     def __init__(self, maxsize: int) -> None:
+        if maxsize < 0:
+            raise ValueError("the row cache size must be >= 0")
         self.maxsize = maxsize
         self._rows: OrderedDict[str, Row] = OrderedDict()
 
