@@ -80,6 +80,8 @@ class Projections:
 
     def __init__(self, ledger: Ledger, *, owns_ledger: bool = False, row_cache_size: int = ROW_CACHE_SIZE) -> None:
         self.ledger = ledger
+        if row_cache_size < 0:
+            raise ValueError("row_cache_size must be >= 0")
         #: How many rows of each view a run keeps in memory between its pages.
         self.row_cache_size = row_cache_size
         self._owns_ledger = owns_ledger
