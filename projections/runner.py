@@ -212,11 +212,13 @@ class Projections:
                 with storage_errors("update the views"), self._transaction() as session:
                     for name, position in positions.items():
                         # Claim the page first: a concurrent runner blocks here, then is refused.
-                        _advance(session, name, expected=position, to=last)
+                        # A view already past this page (the others are catching up with it,
+                        # after an interrupted rebuild say) stays where it is.
+                        _advance(session, name, expected=position, to=max(position, last))
                         page = [event for notification_id, event in events if notification_id > position]
                         if page:
                             self._projections[name].process(session, page, caches[name])
-            positions = dict.fromkeys(positions, last)
+            positions = {name: max(position, last) for name, position in positions.items()}
             processed += len(events)
             if on_progress is not None:
                 on_progress(Progress(processed=processed, position=last, head=max(head, last)))

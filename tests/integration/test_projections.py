@@ -176,6 +176,27 @@ class ProjectionsContract:
         with pytest.raises(ValueError, match="no projection named"):
             views.rebuild("nope")
 
+    def test_views_at_different_positions_catch_up_without_replaying_the_one_ahead(
+        self, ledger: Ledger, views: Projections
+    ) -> None:
+        ledger.ingest(webhook("m-x", Status.READ, 1))  # opened at the start of the log
+        fill(ledger, 30)
+        ledger.ingest(webhook("m-x", Status.FAILED, 2, error=OPTED_OUT))  # a contradiction at its end: counted once
+        views.catch_up()
+        expected = dump(views)
+
+        def interrupt(progress: Progress) -> None:
+            raise KeyboardInterrupt
+
+        # A rebuild of one view interrupted after its first page leaves it behind the others.
+        with pytest.raises(KeyboardInterrupt):
+            views.rebuild("failure_report", page_size=7, on_progress=interrupt)
+        assert views.positions()["failure_report"] == 7 < views.positions()["current_status"]
+        views.catch_up(page_size=3)
+        assert views.positions() == dict.fromkeys(views.names, views.head())
+        assert dump(views) == expected
+        assert views.current_status.get("m-x").conflicts == 1  # type: ignore[union-attr]
+
     def test_a_page_processed_by_another_runner_is_refused(self, ledger: Ledger, views: Projections) -> None:
         ledger.ingest(webhook("m-1", Status.FAILED, 1, error=OPTED_OUT))
         other = Projections(ledger)
