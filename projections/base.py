@@ -106,6 +106,26 @@ def current_rows(
     return rows
 
 
+def fold_rows(
+    session: Session,
+    table: Table,
+    cache: RowCache,
+    events: Sequence[Any],
+    fold: Callable[[Row | None, Any], Row],
+    *,
+    fixed: tuple[str, ...] = (),
+) -> None:
+    """A one-row-per-message view: ``fold`` each event into its message's row, then write the changed rows."""
+    keys = {aggregate_key(e.originator_id) for e in events}
+    rows = current_rows(session, table, cache, keys, new=opened_in(events))
+    for event in events:
+        key = aggregate_key(event.originator_id)
+        rows[key] = fold(rows.get(key), event)
+    changed = list(rows.values())
+    upsert(session, table, changed, fixed=fixed)
+    cache.update(changed)
+
+
 def upsert(session: Session, table: Table, rows: Sequence[Row], *, fixed: tuple[str, ...] = ()) -> None:
     """Insert ``rows``, or overwrite the stored row with the same primary key.
 

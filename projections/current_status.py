@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from ledger.message import Message
 from ledger.sql import UTCDateTime
 from ledger.status import Status
-from projections.base import Connect, RowCache, aggregate_key, current_rows, metadata, opened_in, upsert
+from projections.base import Connect, RowCache, aggregate_key, fold_rows, metadata
 
 current_status_table = Table(
     "view_current_status",
@@ -104,14 +104,7 @@ class CurrentStatusProjection:
     tables = (current_status_table,)
 
     def process(self, session: Session, events: Sequence[Any], cache: RowCache) -> None:
-        keys = {aggregate_key(e.originator_id) for e in events}
-        rows = current_rows(session, current_status_table, cache, keys, new=opened_in(events))
-        for event in events:
-            key = aggregate_key(event.originator_id)
-            rows[key] = fold(rows.get(key), event)
-        changed = list(rows.values())
-        upsert(session, current_status_table, changed, fixed=("message_id",))
-        cache.update(changed)
+        fold_rows(session, current_status_table, cache, events, fold, fixed=("message_id",))
 
     def clear(self, session: Session) -> None:
         session.execute(current_status_table.delete())

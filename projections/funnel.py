@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 from ledger.message import Message
 from ledger.sql import UTCDateTime
 from ledger.status import Status
-from projections.base import Connect, RowCache, aggregate_key, current_rows, metadata, opened_in, upsert
+from projections.base import Connect, RowCache, aggregate_key, fold_rows, metadata
 
 FunnelBy = Literal["campaign", "day"]
 PERCENTILES = (50, 90, 99)
@@ -82,14 +82,7 @@ class FunnelProjection:
     tables = (funnel_table,)
 
     def process(self, session: Session, events: Sequence[Any], cache: RowCache) -> None:
-        keys = {aggregate_key(e.originator_id) for e in events}
-        rows = current_rows(session, funnel_table, cache, keys, new=opened_in(events))
-        for event in events:
-            key = aggregate_key(event.originator_id)
-            rows[key] = fold(rows.get(key), event)
-        changed = list(rows.values())
-        upsert(session, funnel_table, changed)
-        cache.update(changed)
+        fold_rows(session, funnel_table, cache, events, fold)
 
     def clear(self, session: Session) -> None:
         session.execute(funnel_table.delete())
