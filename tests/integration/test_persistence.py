@@ -15,12 +15,9 @@ import pytest
 import sqlalchemy
 from eventsourcing.application import Application
 from eventsourcing.persistence import (
-    DatetimeAsISO,
-    DecimalAsStr,
     JSONTranscoder,
     Mapper,
     StoredEvent,
-    UUIDAsHex,
 )
 from eventsourcing_sqlalchemy.factory import SQLAlchemyFactory
 from sqlalchemy.engine import Engine, make_url
@@ -30,20 +27,13 @@ from ledger import rejections as rejection_store
 from ledger.connectly import delivery_status_payload
 from ledger.persistence import MAX_IDS_PER_SELECT, LedgerRecorder, MessageCache
 from ledger.simulate import Traffic
+from tests.property.test_transcoding import registered
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
 
 def webhook(message_id: str, stage: Status, seconds: int = 0) -> dict[str, Any]:
     return delivery_status_payload(message_id, stage, timestamp=T0 + timedelta(seconds=seconds))
-
-
-def stock_transcoder() -> JSONTranscoder:
-    """eventsourcing's transcoder with the transcodings an Application registers."""
-    transcoder = JSONTranscoder()
-    for transcoding in (UUIDAsHex(), DecimalAsStr(), DatetimeAsISO()):
-        transcoder.register(transcoding)
-    return transcoder
 
 
 class StockLedger(Application[UUID]):
@@ -88,7 +78,7 @@ class PersistenceContract:
         notifications = ledger.recorder.select_notifications(start=1, limit=100_000)
         first = notifications[0].id
         assert [n.id for n in notifications] == list(range(first, first + len(notifications)))
-        transcoder = stock_transcoder()
+        transcoder = registered(JSONTranscoder())
         for notification in notifications:
             assert notification.topic.startswith("ledger.message:Message.")
             # Byte for byte what eventsourcing's own transcoder makes of the same state.
@@ -247,7 +237,7 @@ class TestPostgreSQL(PersistenceContract):
 def test_a_ledgers_mapper_decodes_with_eventsourcings_mapper() -> None:
     with Ledger.open("sqlite://") as ledger:
         simulated(ledger, messages=40)
-        stock = Mapper[UUID](transcoder=stock_transcoder())
+        stock = Mapper[UUID](transcoder=registered(JSONTranscoder()))
         for notification in ledger.recorder.select_notifications(start=1, limit=10_000):
             assert vars(stock.to_domain_event(notification)) == vars(ledger.mapper.to_domain_event(notification))
 

@@ -16,7 +16,7 @@ from ledger.persistence import LedgerTranscoder
 
 
 def registered(transcoder: JSONTranscoder) -> JSONTranscoder:
-    # What Application.register_transcodings does.
+    """``transcoder`` with the transcodings an eventsourcing Application registers."""
     for transcoding in (UUIDAsHex(), DecimalAsStr(), DatetimeAsISO()):
         transcoder.register(transcoding)
     return transcoder
