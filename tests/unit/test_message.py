@@ -90,3 +90,32 @@ def test_the_send_cannot_name_another_recipient_than_the_webhook() -> None:
         message.record_send(
             sender="+1", recipient="+3", channel="whatsapp", template=None, campaign=None, accepted_at=T0, at=T0
         )
+
+
+def test_each_command_triggers_the_event_its_constructor_would_build() -> None:
+    # Commands build events without the dataclass constructor (Message._trigger): the
+    # events must be the constructor's, attributes in its order (the stored JSON's order).
+    message = opened()
+    message.record_send(
+        sender="+1", recipient="+2", channel="whatsapp", template="t", campaign="c", accepted_at=T0, at=T0
+    )
+    message.report(report(Status.READ, 30, campaign="c", raw="{}"), at=T0 + timedelta(seconds=31))
+    message.report(report(Status.DELIVERED, 20), at=T0 + timedelta(seconds=32))
+    failure = report(Status.FAILED, 40, error=DeliveryError(code="131026", details={"a": 1}))
+    message.reject(failure, reason="failed after read", at=T0 + timedelta(seconds=41))
+    events = message.collect_events()
+    kinds = [type(event) for event in events]
+    assert kinds == [
+        Message.Opened,
+        Message.SendRecorded,
+        Message.StageReported,
+        Message.StageReportedLate,
+        Message.ReportRejected,
+    ]
+    for version, event in enumerate(events, start=1):
+        built = type(event)(**vars(event))
+        assert list(vars(event).items()) == list(vars(built).items())
+        assert event.originator_id == message.id
+        assert event.originator_version == version
+    assert message.version == len(events)
+    assert events[-1].timestamp == message.modified_on == T0 + timedelta(seconds=41)
