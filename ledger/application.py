@@ -81,6 +81,7 @@ class Ledger(Application[UUID]):
     env: ClassVar[dict[str, str]] = {
         "PERSISTENCE_MODULE": "ledger.persistence:LedgerFactory",
         "TRANSCODER_TOPIC": "ledger.persistence:LedgerTranscoder",
+        "MAPPER_TOPIC": "ledger.persistence:LedgerMapper",
     }
     #: Environment variable: how many messages to keep in memory (0: none).
     MESSAGE_CACHE_MAXSIZE = "MESSAGE_CACHE_MAXSIZE"

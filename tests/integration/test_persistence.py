@@ -17,15 +17,18 @@ from eventsourcing.application import Application
 from eventsourcing.persistence import (
     JSONTranscoder,
     Mapper,
+    Notification,
+    Recording,
     StoredEvent,
 )
 from eventsourcing_sqlalchemy.factory import SQLAlchemyFactory
 from sqlalchemy.engine import Engine, make_url
 
+import ledger.persistence
 from ledger import Ledger, Message, MessageNotFoundError, MessageView, Status, StorageError, message_uuid
 from ledger import rejections as rejection_store
-from ledger.connectly import delivery_status_payload
-from ledger.persistence import MAX_IDS_PER_SELECT, LedgerRecorder, MessageCache
+from ledger.connectly import delivery_status_payload, parse_delivery_status
+from ledger.persistence import MAX_IDS_PER_SELECT, LedgerEventStore, LedgerMapper, LedgerRecorder, MessageCache
 from ledger.simulate import Traffic
 from tests.property.test_transcoding import registered
 
@@ -240,6 +243,37 @@ def test_a_ledgers_mapper_decodes_with_eventsourcings_mapper() -> None:
         stock = Mapper[UUID](transcoder=registered(JSONTranscoder()))
         for notification in ledger.recorder.select_notifications(start=1, limit=10_000):
             assert vars(stock.to_domain_event(notification)) == vars(ledger.mapper.to_domain_event(notification))
+
+
+@pytest.mark.parametrize("directly", [True, False], ids=["records built directly", "eventsourcing's constructors"])
+def test_a_ledgers_records_are_eventsourcings(directly: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    # LedgerMapper and LedgerEventStore fill in StoredEvent, Notification and Recording
+    # without their constructors: the objects must be the constructors', fields in order.
+    assert ledger.persistence._BUILD_RECORDS_DIRECTLY  # eventsourcing still declares the fields we fill in
+    monkeypatch.setattr(ledger.persistence, "_BUILD_RECORDS_DIRECTLY", directly)
+    with Ledger.open("sqlite://") as app:
+        assert isinstance(app.mapper, LedgerMapper)
+        assert isinstance(app.events, LedgerEventStore)
+        message = Message.open("m-1", sender=None, recipient=None, channel=None, at=T0)
+        for payload in (webhook("m-1", Status.READ, 9), webhook("m-1", Status.SENT, 1)):
+            message.report(parse_delivery_status(payload), at=T0)
+        events = message.collect_events()
+        stock = Mapper[UUID](transcoder=registered(JSONTranscoder()))
+        expected = [stock.to_stored_event(event) for event in events]
+        assert [list(vars(app.mapper.to_stored_event(e)).items()) for e in events] == [
+            list(vars(stored).items()) for stored in expected
+        ]
+        recordings = app.events.put(events)
+        ids = [recording.notification.id for recording in recordings]
+        assert recordings == [
+            Recording(event, Notification(s.originator_id, s.originator_version, s.topic, s.state, id=n))
+            for event, s, n in zip(events, expected, ids, strict=True)
+        ]
+        assert [list(vars(recording.notification).items()) for recording in recordings] == [
+            list(vars(Notification(s.originator_id, s.originator_version, s.topic, s.state, id=n)).items())
+            for s, n in zip(expected, ids, strict=True)
+        ]
+        assert [r.notification for r in recordings] == app.recorder.select_notifications(start=1, limit=10)
 
 
 def test_the_message_cache_drops_the_least_recently_used() -> None:
