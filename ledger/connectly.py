@@ -17,7 +17,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, ValidationError
 
 from ledger.errors import InvalidPayloadError
-from ledger.reports import DeliveryError, StatusReport
+from ledger.reports import DeliveryError, StatusReport, unchecked_report
 from ledger.status import Status
 
 #: Largest accepted body, in bytes (webhooks are a few hundred bytes).
@@ -112,7 +112,8 @@ def parse_delivery_status(payload: Mapping[str, Any] | str | bytes) -> StatusRep
     raw, webhook = _validate(payload)
     update = webhook.statusUpdate
     campaign = (update.metadata or {}).get("campaignName")
-    return StatusReport(
+    # A provider stage (never "accepted") and an aware time: StatusReport's checks hold.
+    return unchecked_report(
         message_id=update.id,
         stage=_STAGES[update.status],
         occurred_at=datetime.fromtimestamp(webhook.timestamp, tz=UTC),
