@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from eventsourcing.domain import Aggregate
 
 from ledger import DeliveryError, IdentityMismatchError, Message, Outcome, Status, message_uuid
 from ledger.reports import StatusReport
@@ -119,3 +120,19 @@ def test_each_command_triggers_the_event_its_constructor_would_build() -> None:
         assert event.originator_version == version
     assert message.version == len(events)
     assert events[-1].timestamp == message.modified_on == T0 + timedelta(seconds=41)
+
+
+def test_an_opened_event_makes_the_message_eventsourcing_would_make() -> None:
+    # Message.Opened.mutate builds the message directly, not by inspecting signatures.
+    event = opened().collect_events()[0]
+    assert isinstance(event, Message.Opened)
+    ours, stock = event.mutate(None), Aggregate.Created.mutate(event, None)
+    assert type(ours) is type(stock) is Message
+    assert list(vars(ours).items()) == list(vars(stock).items())
+    assert (ours.id, ours.version, ours.created_on, ours.message_id, ours.sender) == (
+        message_uuid("m-1"),
+        1,
+        T0,
+        "m-1",
+        "+1",
+    )
