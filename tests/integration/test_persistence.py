@@ -264,15 +264,13 @@ def test_a_ledgers_records_are_eventsourcings(directly: bool, monkeypatch: pytes
             list(vars(stored).items()) for stored in expected
         ]
         recordings = app.events.put(events)
-        ids = [recording.notification.id for recording in recordings]
-        assert recordings == [
-            Recording(event, Notification(s.originator_id, s.originator_version, s.topic, s.state, id=n))
-            for event, s, n in zip(events, expected, ids, strict=True)
+        notifications = [
+            Notification(s.originator_id, s.originator_version, s.topic, s.state, id=recording.notification.id)
+            for s, recording in zip(expected, recordings, strict=True)
         ]
-        assert [list(vars(recording.notification).items()) for recording in recordings] == [
-            list(vars(Notification(s.originator_id, s.originator_version, s.topic, s.state, id=n)).items())
-            for s, n in zip(expected, ids, strict=True)
-        ]
+        assert recordings == [Recording(e, n) for e, n in zip(events, notifications, strict=True)]
+        in_order = [list(vars(n).items()) for n in notifications]
+        assert [list(vars(r.notification).items()) for r in recordings] == in_order
         assert [r.notification for r in recordings] == app.recorder.select_notifications(start=1, limit=10)
 
 
