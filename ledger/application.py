@@ -238,6 +238,7 @@ class Ledger(Application[UUID]):
         Each touched message is loaded once and every changed message is saved in one
         ``save()``.  A bad item is rejected on its own; an infrastructure failure
         raises :class:`~ledger.errors.StorageError` and stores nothing of the batch.
+        The batch is received at one moment (one reading of the clock) for all its items.
         """
         with gc_paused(self.pause_gc_during_batches):
             # The batch's reports, events and rows are freed as _ingest_many returns, before
@@ -245,7 +246,8 @@ class Ledger(Application[UUID]):
             return self._ingest_many(payloads)
 
     def _ingest_many(self, payloads: Iterable[Payload]) -> list[IngestOutcome]:
-        received = [(payload, self._clock()) for payload in payloads]
+        at = self._clock()
+        received = [(payload, at) for payload in payloads]
         parsed = [_parse(payload) for payload, _ in received]
         return self._retrying(lambda: self._apply(received, parsed))
 

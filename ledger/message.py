@@ -29,7 +29,7 @@ from eventsourcing.utils import get_topic
 
 from ledger.errors import IdentityMismatchError, InvalidTransitionError
 from ledger.reports import DeliveryError, StatusReport
-from ledger.status import STRICT, MessageState, Outcome, Status, TransitionTable, decide
+from ledger.status import STRICT, MessageState, Outcome, Status, TransitionTable, decide, status_of
 
 #: Aggregate ids are ``uuid5(MESSAGE_NAMESPACE, provider_message_id)``: any worker finds
 #: a message without a lookup, and two workers opening it at once collide on version 1.
@@ -91,7 +91,7 @@ class Message(Aggregate):
 
         def apply(self, aggregate: Any) -> None:
             message: Message = aggregate
-            stage = Status(self.stage)
+            stage = status_of(self.stage)
             message.stage_times[stage] = self.occurred_at
             message.status = stage
             if self.error is not None:
@@ -103,7 +103,7 @@ class Message(Aggregate):
 
         def apply(self, aggregate: Any) -> None:
             message: Message = aggregate
-            message.stage_times[Status(self.stage)] = self.occurred_at
+            message.stage_times[status_of(self.stage)] = self.occurred_at
             message.campaign = message.campaign or self.campaign
 
     class ReportRejected(Aggregate.Event):
@@ -221,13 +221,24 @@ class Message(Aggregate):
         stored alike).  Built without the constructor, whose frozen dataclass sets each
         field with ``object.__setattr__``, and without ``trigger_event``'s two copies of
         its arguments: half the cost of triggering an event (2.3 against 4.8 us here).
+        The stock ``mutate()``'s checks of the event's id and version are skipped too.
         """
+        version = self.version + 1
         event = object.__new__(event_class)
-        event.__dict__.update(originator_id=self.id, originator_version=self.version + 1, timestamp=at, **fields)
-        event.mutate(self)
+        event.__dict__.update(originator_id=self.id, originator_version=version, timestamp=at, **fields)
+        if event_class.mutate is _STOCK_MUTATE:
+            # What the stock mutate() does once its checks hold, as they do here (the event
+            # is this aggregate's next): apply, then move the version and modified time.
+            event.apply(self)
+            self.version = version
+            self.modified_on = at
+        else:
+            event.mutate(self)
         self._pending_events.append(event)
 
     def _check_identity(self, *, sender: str | None, recipient: str | None, channel: str | None) -> None:
+        if sender == self.sender and recipient == self.recipient and channel == self.channel:
+            return  # the usual case, checked at once
         for field, recorded, reported in (
             ("sender", self.sender, sender),
             ("recipient", self.recipient, recipient),
@@ -240,3 +251,4 @@ class Message(Aggregate):
 
 
 _MESSAGE_TOPIC = get_topic(Message)
+_STOCK_MUTATE = Aggregate.Event.mutate

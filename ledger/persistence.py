@@ -310,6 +310,8 @@ class LedgerTranscoder(JSONTranscoder):
         self._scan: Callable[[str, int], tuple[Any, int]] = json.scanner.make_scanner(cast(Any, self.decoder))
         # '"key":' of the keys seen (event states have a few dozen keys in all).
         self._key_prefixes: dict[str, str] = {}
+        # The last datetime written under each of those keys, and its isoformat().
+        self._last_iso: dict[str, tuple[datetime, str]] = {}
         # '{"_type_":"datetime_iso","_data_":"' while datetimes are written as eventsourcing's
         # DatetimeAsISO writes them (None if another transcoding took its place).
         self._datetime_prefix: str | None = None
@@ -337,6 +339,7 @@ class LedgerTranscoder(JSONTranscoder):
         assert self._encode_once is not None
         datetime_prefix = self._datetime_prefix
         key_prefixes = self._key_prefixes
+        last_iso = self._last_iso
         items = []
         for key, value in state.items():
             if type(key) is not str:
@@ -352,8 +355,16 @@ class LedgerTranscoder(JSONTranscoder):
             elif value is None:
                 items.append(prefix + "null")
             elif kind is datetime and datetime_prefix is not None:
-                # What DatetimeAsISO writes: isoformat() needs no escaping.
-                items.append(prefix + datetime_prefix + value.isoformat() + '"}')
+                # What DatetimeAsISO writes: isoformat() needs no escaping.  The events of a
+                # batch share their receipt time: its text is made once per key and moment.
+                last = last_iso.get(key)
+                if last is not None and last[0] is value:
+                    iso = last[1]
+                else:
+                    iso = value.isoformat()
+                    if len(last_iso) < _MAX_KEY_PREFIXES:
+                        last_iso[key] = (value, iso)  # one tuple: safe for concurrent encoders
+                items.append(prefix + datetime_prefix + iso + '"}')
             else:
                 items.append(prefix + "".join(self._encode_once(value, 0)))
         return "{" + ",".join(items) + "}"

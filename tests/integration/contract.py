@@ -161,6 +161,14 @@ class LedgerContract:
         assert history[2].raw is not None
         assert json.loads(history[2].raw)["statusUpdate"]["status"] == "delivered"
 
+    def test_a_batch_is_received_at_one_moment(self, url: str) -> None:
+        ticks = iter(T0 + timedelta(minutes=m) for m in range(100))
+        with Ledger.open(url, clock=lambda: next(ticks)) as ledger:
+            ledger.ingest_many([webhook("m-1", Status.SENT, 10), webhook("m-1", Status.DELIVERED, 20), b"junk"])
+            ledger.ingest(webhook("m-1", Status.READ, 30))
+            assert [h.received_at for h in ledger.history("m-1")] == [T0, T0, T0, T0 + timedelta(minutes=1)]
+            assert [r.received_at for r in ledger.rejections()] == [T0]
+
     def test_unknown_ids_are_not_found(self, ledger: Ledger) -> None:
         with pytest.raises(MessageNotFoundError, match="nope"):
             ledger.message("nope")

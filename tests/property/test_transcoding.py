@@ -102,3 +102,17 @@ def test_unregistered_types_are_refused_alike() -> None:
             transcoder.encode({"x": object()})
         with pytest.raises(TypeError, match="not serializable"):
             transcoder.encode({"x": "text", "y": object()})
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.one_of(st.datetimes(timezones=st.just(UTC)), st.datetimes()), min_size=1, max_size=4),
+    st.lists(st.tuples(st.sampled_from(["timestamp", "occurred_at", "x"]), st.integers(0, 3)), max_size=30),
+)
+def test_moments_written_again_are_written_alike(moments: list[datetime], picks: list[tuple[str, int]]) -> None:
+    # The transcoder keeps the text of the last moment written under each key (a batch's
+    # events share their receipt time): the same objects, written again and again.
+    ours = registered(LedgerTranscoder())
+    for key, index in picks:
+        state = {key: moments[index % len(moments)], "raw": "x"}
+        assert ours.encode(state) == STOCK.encode(state)

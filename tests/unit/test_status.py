@@ -17,7 +17,7 @@ from ledger import (
     decide,
 )
 from ledger.reports import StatusReport
-from ledger.status import STAGES, make_table, render_table
+from ledger.status import STAGES, make_table, render_table, status_of
 
 A, L, D, R = Outcome.APPLIED, Outcome.LATE, Outcome.DUPLICATE, Outcome.REJECTED
 S, DL, RD, F = Status.SENT, Status.DELIVERED, Status.READ, Status.FAILED
@@ -129,3 +129,10 @@ def test_the_aggregate_follows_every_cell(current: Status | None, stage: Status,
             before_times,
             before_version,
         )
+
+
+def test_status_of_is_the_enums_lookup() -> None:
+    for status in Status:
+        assert status_of(status.value) is Status(status.value) is status
+    with pytest.raises(ValueError, match="'opened' is not a valid Status"):
+        status_of("opened")
