@@ -14,12 +14,10 @@ import shutil
 import tempfile
 import time
 from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import asdict, dataclass
 from itertools import islice
 from pathlib import Path
-
-import sqlalchemy
-from sqlalchemy.engine import make_url
 
 from benchmarks import memory, rebuild
 from benchmarks.baselines import CrudStatusTable, StraightforwardLedger, raw_copy, raw_executemany, raw_rows
@@ -37,9 +35,10 @@ from benchmarks.ingest import (
 from benchmarks.report import Figure, machine_info, print_table, write_json
 from benchmarks.workload import traffic_for, webhook_texts
 from ledger.simulate import Traffic
+from tests.databases import empty_public_schema, scratch_database, server_problem, server_version
 
 RESULTS = Path(__file__).parent / "results" / "latest.json"
-DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/ledger_bench"
+DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 
 # The issue's targets for ingest_many on a SQLite file (batches of 1,000).
 TARGET_REPORTS_PER_SECOND = 25_000
@@ -79,7 +78,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--postgres-url",
         default=os.environ.get("LEDGER_BENCH_POSTGRES_URL", DEFAULT_POSTGRES_URL),
-        help="a PostgreSQL database the suite may wipe (its name must contain 'bench'); '' to skip",
+        help="a PostgreSQL server (and a database to connect to first): the run makes its own database there, "
+        "and drops it at the end; '' to skip",
     )
     parser.add_argument("--output", type=Path, default=RESULTS, help="where to write the JSON results")
     args = parser.parse_args(argv)
@@ -87,14 +87,15 @@ def main(argv: list[str] | None = None) -> int:
 
     started = time.perf_counter()
     figures: list[Figure] = []
-    postgres_version = _fresh_postgres(args.postgres_url) if args.postgres_url else None
-    with tempfile.TemporaryDirectory(prefix="ledger-bench-") as tmp:
+    with ExitStack() as stack:
+        postgres_url, postgres_version = _scratch_postgres(stack, args.postgres_url)
+        tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="ledger-bench-")))
         # Memory first, while this process is small (see benchmarks/memory.py).
-        figures += memory_section(plan, Path(tmp), args.postgres_url if postgres_version else None)
-        figures += sqlite_section(plan, Path(tmp))
-        if postgres_version is not None:
-            figures += postgres_section(plan, args.postgres_url)
-        figures += rebuild_section(Path(tmp))
+        figures += memory_section(plan, tmp, postgres_url)
+        figures += sqlite_section(plan, tmp)
+        if postgres_url is not None:
+            figures += postgres_section(plan, postgres_url)
+        figures += rebuild_section(tmp)
 
     mode = "quick" if args.quick else "full"
     title = f"delivery-ledger benchmarks ({mode}; {plan.reports:,} reports, batches of {plan.batch:,})"
@@ -260,7 +261,7 @@ def postgres_section(plan: Plan, postgres_url: str) -> list[Figure]:
     section = "PostgreSQL"
     traffic = traffic_for(plan.postgres_reports)
     message_ids = [send.message_id for send in traffic.sends()]
-    _fresh_postgres(postgres_url)
+    empty_public_schema(postgres_url)
     _log("PostgreSQL: ingest_many in production order")
     many = ingest_in_production_order(postgres_url, traffic, batch=plan.batch)
     _log("PostgreSQL: message() and current_status lookups")
@@ -269,7 +270,7 @@ def postgres_section(plan: Plan, postgres_url: str) -> list[Figure]:
     _log("PostgreSQL: projection rebuild vs reading the log")
     rebuilt = rebuild.measure(postgres_url)
 
-    _fresh_postgres(postgres_url)
+    empty_public_schema(postgres_url)
     _log("PostgreSQL: recording every send (setup of baseline b)")
     record_all_sends(postgres_url, traffic)
     _log("PostgreSQL: baseline (b): repository.get + save per report")
@@ -281,7 +282,7 @@ def postgres_section(plan: Plan, postgres_url: str) -> list[Figure]:
     raw = Throughput(written, seconds)
 
     _log("PostgreSQL: single ingest")
-    _fresh_postgres(postgres_url)
+    empty_public_schema(postgres_url)
     single = ingest_in_production_order(postgres_url, traffic_for(plan.postgres_single_reports, seed=2), batch=1)
     rate = many.per_second
     b = f"(b) repository.get + save per report ({plan.postgres_straightforward_reports:,} reports)"
@@ -364,37 +365,20 @@ def _sqlite_url(path: Path) -> str:
 
 
 def _reset(postgres_url: str) -> str:
-    _fresh_postgres(postgres_url)
+    empty_public_schema(postgres_url)
     return postgres_url
 
 
-def _fresh_postgres(url: str) -> str | None:
-    """Create (or empty) the benchmark database; its server version, or None if unreachable."""
-    target = make_url(url)
-    if "bench" not in (target.database or ""):
-        raise SystemExit(f"refusing to wipe {target.database!r}: the PostgreSQL database name must contain 'bench'")
-    admin = sqlalchemy.create_engine(
-        target.set(database="postgres"), isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 3}
-    )
-    try:
-        with admin.connect() as connection:
-            version = connection.execute(sqlalchemy.text("SHOW server_version")).scalar_one()
-            known = connection.execute(
-                sqlalchemy.text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": target.database}
-            ).scalar()
-            if not known:
-                connection.execute(sqlalchemy.text(f'CREATE DATABASE "{target.database}"'))
-    except sqlalchemy.exc.OperationalError as error:
-        _log(f"PostgreSQL skipped: {str(error).splitlines()[0]}")
-        return None
-    finally:
-        admin.dispose()
-    engine = sqlalchemy.create_engine(target)
-    with engine.begin() as connection:
-        connection.execute(sqlalchemy.text("DROP SCHEMA public CASCADE"))
-        connection.execute(sqlalchemy.text("CREATE SCHEMA public"))
-    engine.dispose()
-    return str(version)
+def _scratch_postgres(stack: ExitStack, server_url: str) -> tuple[str | None, str | None]:
+    """This run's own database on the server (dropped on exit) and the server's version; Nones if unreachable."""
+    if not server_url:
+        return None, None
+    problem = server_problem(server_url)
+    if problem is not None:
+        _log(f"PostgreSQL skipped: {problem}")
+        return None, None
+    version = server_version(server_url)
+    return stack.enter_context(scratch_database(server_url, "bench")), version
 
 
 def _log(message: str) -> None:

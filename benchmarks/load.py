@@ -10,7 +10,7 @@ acknowledged reports are in the ledger afterwards (all, or something was lost). 
 stops by itself and listens on 127.0.0.1 only.
 
     python -m benchmarks.load --quick                  # 300 requests on a SQLite file
-    python -m benchmarks.load --requests 5000 --db postgresql+psycopg://user@127.0.0.1/db
+    python -m benchmarks.load --requests 5000 --db postgresql+psycopg://user@127.0.0.1/postgres
 
 Clients and server share this machine.  httpx costs several times the server's CPU
 per request here, so the default client (``--client raw``) is a few lines of HTTP/1.1
@@ -32,16 +32,19 @@ import tempfile
 import time
 from collections import Counter
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
+from sqlalchemy.engine import make_url
 
 from ledger import Ledger, MessageNotFoundError
 from ledger.server import BASELINE_PATH, SIGNATURE_HEADER, WEBHOOK_PATH, sign
 from ledger.simulate import Traffic
+from ledger.sql import normalise_url
+from tests.databases import scratch_database
 
 SECRET = "load-test-secret"
 HOST = "127.0.0.1"
@@ -203,12 +206,26 @@ def acknowledged_and_found(
     return acknowledged, found
 
 
+def _database(stack: ExitStack, db: str, tmp: Path) -> str:
+    """The URL the run uses: a new SQLite file, or a scratch database on a PostgreSQL server."""
+    if db == "sqlite":
+        return f"sqlite:///{tmp / 'load.db'}"
+    if make_url(normalise_url(db)).get_backend_name() == "postgresql":
+        return stack.enter_context(scratch_database(normalise_url(db), "load"))
+    return db
+
+
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--requests", type=int, default=5000, help="webhook bodies to post (default 5000)")
     parser.add_argument("--clients", type=int, default=32, help="concurrent clients (default 32)")
     parser.add_argument("--quick", action="store_true", help="a smoke run: 300 requests, 16 clients")
-    parser.add_argument("--db", default="sqlite", help="'sqlite' (a new temporary file) or a SQLAlchemy URL")
+    parser.add_argument(
+        "--db",
+        default="sqlite",
+        help="'sqlite' (a new temporary file), a PostgreSQL server URL (the run makes its own database there "
+        "and drops it at the end) or another SQLAlchemy URL",
+    )
     parser.add_argument("--client", choices=("raw", "httpx"), default="raw", help="the HTTP client (default raw)")
     parser.add_argument("--seed", type=int, default=None, help="traffic seed (default: random, so ids are new)")
     args = parser.parse_args(argv)
@@ -219,8 +236,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     traffic = Traffic(args.requests // 2 + 10, seed=seed)  # About 2.6 reports a message: enough.
     payloads = [payload for payload, _ in zip(traffic.webhooks(), range(args.requests), strict=False)]
     bodies = [(p if isinstance(p, str) else json.dumps(p)).encode() for p in payloads]
-    with tempfile.TemporaryDirectory() as tmp:
-        url = f"sqlite:///{Path(tmp) / 'load.db'}" if args.db == "sqlite" else args.db
+    with ExitStack() as stack:
+        tmp = stack.enter_context(tempfile.TemporaryDirectory())
+        url = _database(stack, args.db, Path(tmp))
         with Ledger.open(url) as ledger:
             for send in traffic.sends():
                 send.record_in(ledger)

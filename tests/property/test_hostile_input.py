@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 
 from ledger import Ledger, Outcome
 from tests.strategies import hostile_payloads
@@ -18,7 +18,7 @@ def ledger() -> Iterator[Ledger]:
         yield ledger
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=300, deadline=None)
 @given(payload=hostile_payloads())
 def test_ingest_never_raises_and_keeps_every_refusal(ledger: Ledger, payload: Any) -> None:
     before = len(ledger.rejections(limit=1_000_000))
