@@ -1,20 +1,35 @@
-# Two commands for a newcomer: `make demo` and `make test`.  Both create or reuse .venv.
+# Two commands for a newcomer: `make demo` and `make test`.  Both create or reuse .venv and
+# install exactly the versions in requirements.lock (the ones CI passed with); `make lock`
+# refreshes that file from pyproject.toml's ranges.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+LOCK := requirements.lock
+UV_VERSION := 0.13.9
+# `make test` is the gate: Hypothesis replays the same examples every run (see tests/conftest.py).
+export HYPOTHESIS_PROFILE ?= ci
 
-.PHONY: install test lint typecheck smoke unit demo bench clean
+.PHONY: install lock test lint typecheck smoke unit demo bench sdist clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
 
-$(STAMP): $(BIN)/python pyproject.toml
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+# The lock pins pip and setuptools too, so the package is built with the locked setuptools
+# (no build isolation, which would fetch the newest) and nothing outside the lock is installed.
+$(STAMP): $(BIN)/python pyproject.toml $(LOCK)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r $(LOCK)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	$(BIN)/python -m pip check
 	touch $(STAMP)
 
 install: $(STAMP)
+
+# Resolve the newest versions pyproject.toml allows, for every platform, on Python 3.11+.
+lock: $(BIN)/python
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+	printf 'pip\nsetuptools>=77\n' | $(BIN)/uv pip compile pyproject.toml - --extra dev --universal \
+		--python-version 3.11 --upgrade --quiet --custom-compile-command 'make lock' -o $(LOCK)
 
 lint: install
 	$(BIN)/ruff check ledger projections tests benchmarks
@@ -40,5 +55,9 @@ demo: install
 bench: install
 	$(BIN)/python -m benchmarks
 
+# The source distribution, as `pip download` would get it; `make test` runs from it unpacked.
+sdist: install
+	$(BIN)/python -m build --sdist --no-isolation --outdir dist
+
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis *.egg-info
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis *.egg-info dist build
