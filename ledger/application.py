@@ -23,19 +23,26 @@ from uuid import UUID
 import sqlalchemy.exc
 from eventsourcing.application import Application, ProcessingEvent
 from eventsourcing.domain import Aggregate, DomainEventProtocol, MutableOrImmutableAggregate
-from eventsourcing.persistence import IntegrityError, Recording, StoredEvent
+from eventsourcing.persistence import IntegrityError, PersistenceError, Recording, StoredEvent
+from eventsourcing.utils import Environment, EnvType, strtobool
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from ledger import rejections as store
 from ledger.connectly import MAX_ID_LENGTH, parse_delivery_status, storable
-from ledger.errors import ContradictionError, InvalidPayloadError, MessageNotFoundError, StorageError
+from ledger.errors import (
+    ContradictionError,
+    InvalidPayloadError,
+    LedgerNotFoundError,
+    MessageNotFoundError,
+    StorageError,
+)
 from ledger.gcpause import gc_paused
 from ledger.message import Message, message_uuid
-from ledger.persistence import LedgerRecorder, MessageCache
+from ledger.persistence import LedgerFactory, LedgerRecorder, MessageCache
 from ledger.rejections import NewRejection, Rejection
 from ledger.reports import StatusReport
-from ledger.sql import DEFAULT_URL, normalise_url, storage_errors
+from ledger.sql import DEFAULT_URL, checked_url, has_tables, storage_errors
 from ledger.status import STRICT, Outcome, TransitionTable
 from ledger.views import HistoryEntry, IngestOutcome, MessageView, history_of
 
@@ -102,6 +109,7 @@ class Ledger(Application[UUID]):
         *,
         transitions: TransitionTable = STRICT,
         clock: Callable[[], datetime] = utc_now,
+        create: bool = True,
     ) -> None:
         self.transitions = transitions
         self._clock = clock
@@ -113,12 +121,19 @@ class Ledger(Application[UUID]):
         self.conflicts_retried = 0
         #: How many times a write was retried because a SQLite file was locked by another process.
         self.locks_retried = 0
+        self._create = create
+        #: True inside :meth:`dry_run` (whose thread holds ``_lock``).
+        self._dry_run = False
         with storage_errors("open the ledger"):
             super().__init__(env)
             if not isinstance(self.recorder, LedgerRecorder):
                 raise TypeError("the Ledger needs its persistence module, ledger.persistence:LedgerFactory")
             self._sql: LedgerRecorder = self.recorder
-            store.create_table(self.engine)
+            try:
+                self._prepare_tables()
+            except BaseException:
+                self.close()
+                raise
         maxsize = int(self.env.get(self.MESSAGE_CACHE_MAXSIZE) or MESSAGE_CACHE_MAXSIZE)
         if self._sql.datastore.scoped_session is not None:
             maxsize = 0  # The caller commits a scoped session: we never know what is committed.
@@ -135,22 +150,37 @@ class Ledger(Application[UUID]):
         transitions: TransitionTable = STRICT,
         clock: Callable[[], datetime] = utc_now,
         cipher_key: str | None = None,
+        create: bool = True,
     ) -> Self:
         """Open (and on first use create) the ledger at a SQLAlchemy ``url``.
 
         ``None`` reads ``LEDGER_DATABASE_URL``, else uses ``sqlite:///ledger.db``.
-        ``postgresql://`` URLs use psycopg 3.  ``transitions`` replaces the state
-        machine's policy (see :mod:`ledger.status`); ``clock`` gives received times.
-        ``cipher_key`` (else ``LEDGER_CIPHER_KEY``; make one with ``ledger keygen``)
-        encrypts stored events and rejected bodies with AES-GCM: phone numbers are
-        personal data.
+        ``postgresql://`` URLs use psycopg 3; a URL of another database, a malformed
+        one or one whose driver is missing raises ``ValueError``.  ``transitions``
+        replaces the state machine's policy (see :mod:`ledger.status`); ``clock``
+        gives received times.  ``cipher_key`` (else ``LEDGER_CIPHER_KEY``; make one
+        with ``ledger keygen``) encrypts stored events and rejected bodies with
+        AES-GCM: phone numbers are personal data.  ``create=False`` opens only a
+        ledger that exists: where there is none it raises
+        :class:`~ledger.errors.LedgerNotFoundError` and creates nothing (not even a
+        SQLite file).
         """
-        url = normalise_url(url or os.environ.get("LEDGER_DATABASE_URL") or DEFAULT_URL)
+        url = checked_url(url or os.environ.get("LEDGER_DATABASE_URL") or DEFAULT_URL)
         env = {"SQLALCHEMY_URL": url}
         key = cipher_key or os.environ.get("LEDGER_CIPHER_KEY")
         if key:
             env |= {"CIPHER_TOPIC": "eventsourcing.cryptography:AESCipher", "CIPHER_KEY": _checked_key(key)}
-        return cls(env, transitions=transitions, clock=clock)
+        return cls(env, transitions=transitions, clock=clock, create=create)
+
+    def construct_env(self, name: str, env: EnvType | None = None) -> Environment:
+        """eventsourcing's environment; with ``create=False`` it says not to create tables."""
+        environment = super().construct_env(name, env)
+        if not self._create:
+            # Every spelling eventsourcing reads (LEDGER_CREATE_TABLE first), so that no
+            # variable in the process environment overrides the caller.
+            for key in environment.create_keys(LedgerFactory.CREATE_TABLE):
+                environment[key] = "no"
+        return environment
 
     @property
     def engine(self) -> Engine:
@@ -263,6 +293,44 @@ class Ledger(Application[UUID]):
             raise MessageNotFoundError(message_id=message_id)
         return history_of(events)
 
+    @contextmanager
+    def dry_run(self) -> Iterator[None]:
+        """Decide everything done in the block as usual, then roll it all back.
+
+        The block's calls (``ingest_many``, ``record_sent``, reads) run in one
+        transaction and see each other's effects; at the end of the block, or at an
+        exception, it is rolled back: nothing is stored and the cached messages are
+        those committed before.  The transaction holds the database's write lock from
+        its first write to its end (a SQLite file; the events table on PostgreSQL),
+        and other calls on this ledger wait for the block.  A write that collides
+        with another writer's raises :class:`~ledger.errors.StorageError` instead of
+        being retried, since retrying would need the whole block again.
+        """
+        if self._sql.datastore.scoped_session is not None:
+            raise RuntimeError("a dry run cannot roll back a caller's scoped session")
+        with self._lock:
+            try:
+                transaction: Any = self._sql.transaction(commit=True)
+            except PersistenceError:  # eventsourcing refuses: a caller's read-only transaction is open
+                transaction = None
+            if transaction is None or transaction.nested_level:
+                raise RuntimeError("a dry run cannot run inside another transaction of the ledger")
+            self._dry_run = True
+            try:
+                with transaction:
+                    yield
+                    # Leave the transaction by an exception: only that rolls back a
+                    # transaction opened to write (and the block wrote in it).
+                    raise _RolledBackError
+            except _RolledBackError:
+                pass
+            except PersistenceError as error:
+                raise StorageError(f"could not roll back the dry run: {error}") from error
+            finally:
+                self._dry_run = False
+        # _load and _commit leave the cache alone inside a caller's transaction, and
+        # forget the messages the block changed: the cache holds only committed state.
+
     def rejections(
         self, *, limit: int = 100, since: datetime | None = None, message_id: str | None = None
     ) -> list[Rejection]:
@@ -271,6 +339,15 @@ class Ledger(Application[UUID]):
             return store.select_rejections(
                 session, limit=limit, since=since, message_id=message_id, cipher=self.mapper.cipher
             )
+
+    def _prepare_tables(self) -> None:
+        """Create the rejection table, or, when not creating tables, make sure the ledger's exist."""
+        if strtobool(self.env.get(LedgerFactory.CREATE_TABLE) or "yes"):
+            store.create_table(self.engine)
+        elif not has_tables(
+            self.engine, [(self._sql.schema_name, self._sql.events_table_name), (None, store.rejections_table.name)]
+        ):
+            raise LedgerNotFoundError(url=self.url)
 
     def close(self) -> None:
         """Release the database connections (the pool is disposed)."""
@@ -462,6 +539,8 @@ class Ledger(Application[UUID]):
         cached messages in place.
         """
         with self._lock:
+            if self._dry_run:
+                return self._once(attempt)
             for attempt_number in range(MAX_CONFLICT_RETRIES):
                 started = time.monotonic()
                 try:
@@ -478,6 +557,17 @@ class Ledger(Application[UUID]):
                 # retried in lockstep: wait a random, growing moment (capped at 50 ms).
                 time.sleep(random.uniform(0, min(0.05, 0.001 * 2**attempt_number)))
         raise StorageError(f"gave up after {MAX_CONFLICT_RETRIES} conflicts with other writers")
+
+    def _once(self, attempt: Callable[[], T]) -> T:
+        """Run ``attempt`` in a dry run: a collision with another writer is not retried."""
+        try:
+            return attempt()
+        except _VersionConflictError as error:
+            raise StorageError("another writer changed a message during the dry run; run it again") from error
+
+
+class _RolledBackError(Exception):
+    """Ends a dry run's transaction (see Ledger.dry_run); never escapes it."""
 
 
 def _is_sqlite_lock_contention(error: StorageError) -> bool:

@@ -9,6 +9,7 @@ The tree::
     │   └── IdentityMismatchError     sender, recipient or channel differs from the record
     ├── MessageNotFoundError      no message with that id
     ├── StorageError              the database failed or could not be reached
+    │   └── LedgerNotFoundError       the database holds no ledger (opened with create=False)
     └── UnreadableDataError       stored data cannot be decrypted or decoded (wrong key?)
 
 ``Ledger.ingest`` never raises the first two: it answers ``rejected`` and keeps the
@@ -77,6 +78,17 @@ class MessageNotFoundError(LedgerError, LookupError):
 
 class StorageError(LedgerError):
     """The database failed, refused or could not be reached; the operation had no effect."""
+
+
+class LedgerNotFoundError(StorageError):
+    """The database at ``url`` holds no ledger, and it was opened not to create one.
+
+    ``url`` is shown with any password hidden.
+    """
+
+    def __init__(self, *, url: str) -> None:
+        self.url = url
+        super().__init__(f"no ledger at {url}: its tables do not exist")
 
 
 class UnreadableDataError(LedgerError):

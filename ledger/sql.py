@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy.exc
 from eventsourcing.persistence import MapperDeserialisationError, PersistenceError
-from sqlalchemy import DateTime
-from sqlalchemy.engine import Dialect
+from sqlalchemy import DateTime, inspect
+from sqlalchemy.engine import URL, Dialect, Engine, make_url
 from sqlalchemy.types import TypeDecorator
 
 from ledger.errors import StorageError, UnreadableDataError
 
 DEFAULT_URL = "sqlite:///ledger.db"
+
+#: The databases the ledger runs on (SQLAlchemy backend names).
+BACKENDS = ("sqlite", "postgresql")
 
 
 def normalise_url(url: str) -> str:
@@ -24,6 +28,52 @@ def normalise_url(url: str) -> str:
         if url.startswith(prefix):
             return "postgresql+psycopg://" + url[len(prefix) :]
     return url
+
+
+def checked_url(url: str) -> str:
+    """``url``, normalised, if it names a database the ledger runs on with its driver installed.
+
+    Raises ``ValueError`` otherwise, without repeating the URL (it may hold a password).
+    """
+    url = normalise_url(url)
+    try:
+        parsed = make_url(url)
+    except (sqlalchemy.exc.ArgumentError, ValueError):
+        raise ValueError("not a database URL; give sqlite:///FILE or postgresql://USER@HOST/DATABASE") from None
+    backend = parsed.get_backend_name()
+    if backend not in BACKENDS:
+        raise ValueError(f"unsupported database {backend!r}: the ledger runs on SQLite and PostgreSQL")
+    try:
+        # Import the driver now: a missing one would otherwise surface as an ImportError
+        # from deep inside the first connection.
+        parsed.get_dialect().import_dbapi()
+    except (ImportError, sqlalchemy.exc.NoSuchModuleError):
+        raise ValueError(f"the database driver {parsed.get_driver_name()!r} is not installed") from None
+    return url
+
+
+def sqlite_file(url: URL) -> Path | None:
+    """The file a SQLite ``url`` names; ``None`` for other databases and in-memory ones."""
+    database = url.database
+    if url.get_backend_name() != "sqlite" or not database or database == ":memory:":
+        return None
+    if url.query.get("uri") == "true" and database.startswith("file:"):
+        if url.query.get("mode") == "memory":
+            return None
+        database = database.removeprefix("file:")
+    return Path(database)
+
+
+def has_tables(engine: Engine, tables: Iterable[tuple[str | None, str]]) -> bool:
+    """Whether every ``(schema, table)`` of ``tables`` exists in ``engine``'s database.
+
+    A SQLite file that does not exist has none, and is not created by asking.
+    """
+    path = sqlite_file(engine.url)
+    if path is not None and not path.exists():
+        return False  # Connecting would create an empty file.
+    inspector = inspect(engine)
+    return all(inspector.has_table(table, schema=schema) for schema, table in tables)
 
 
 class UTCDateTime(TypeDecorator[datetime]):

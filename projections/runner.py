@@ -96,9 +96,19 @@ class Projections:
         self.funnel = FunnelView(engine.connect)
 
     @classmethod
-    def open(cls, url: str | None = None) -> Self:
-        """Open the projections of the ledger at ``url`` (same rules as ``Ledger.open``)."""
-        return cls(Ledger.open(url), owns_ledger=True)
+    def open(cls, url: str | None = None, *, create: bool = True) -> Self:
+        """Open the projections of the ledger at ``url`` (same rules as ``Ledger.open``).
+
+        ``create=False`` needs the ledger to exist (else
+        :class:`~ledger.errors.LedgerNotFoundError`); the views' own tables are still
+        created in it on first use, as catching up writes to them anyway.
+        """
+        ledger = Ledger.open(url, create=create)
+        try:
+            return cls(ledger, owns_ledger=True)
+        except BaseException:
+            ledger.close()
+            raise
 
     @property
     def names(self) -> tuple[str, ...]:

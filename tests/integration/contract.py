@@ -16,6 +16,7 @@ from ledger import (
     IdentityMismatchError,
     InvalidPayloadError,
     Ledger,
+    LedgerNotFoundError,
     MessageNotFoundError,
     Outcome,
     Status,
@@ -23,6 +24,7 @@ from ledger import (
 )
 from ledger import rejections as rejection_store
 from ledger.connectly import delivery_status_payload
+from projections import Projections
 
 T0 = datetime(2022, 1, 6, 23, 0, tzinfo=UTC)
 SENDER, RECIPIENT = "+16044441111", "+16044551234"
@@ -267,3 +269,59 @@ class LedgerContract:
             ledger.ingest(webhook("m-1", Status.DELIVERED, 1))
             assert ledger.ingest(webhook("m-1", Status.FAILED, 2)).kind is Outcome.APPLIED
             assert ledger.message("m-1").status is Status.FAILED
+
+    def test_a_dry_run_decides_every_outcome_and_stores_nothing(self, ledger: Ledger, url: str) -> None:
+        ledger.ingest(webhook("m-1", Status.SENT, 1))  # m-1 is now in the ledger's cache
+        trial = [webhook("m-1", Status.DELIVERED, 2), b"junk", webhook("m-2", Status.READ, 3)]
+        with ledger.dry_run():
+            first = ledger.ingest_many(trial)
+            # Later calls in the block see the earlier ones, as a real run's batches would.
+            second = ledger.ingest_many([webhook("m-1", Status.DELIVERED, 2)])
+            assert ledger.message("m-1").status is Status.DELIVERED
+            assert [r.raw for r in ledger.rejections()] == [b"junk"]
+        assert [o.kind for o in first] == [Outcome.APPLIED, Outcome.REJECTED, Outcome.APPLIED]
+        assert [o.kind for o in second] == [Outcome.DUPLICATE]
+        view = ledger.message("m-1")
+        assert (view.status, view.version) == (Status.SENT, 2)
+        assert len(ledger.history("m-1")) == 2
+        assert ledger.rejections() == []
+        with pytest.raises(MessageNotFoundError):
+            ledger.message("m-2")
+        with Ledger.open(url) as other:
+            assert other.message("m-1").status is Status.SENT
+        # Done for real, the same reports have the outcomes the dry run foretold.
+        assert [o.kind for o in ledger.ingest_many(trial)] == [o.kind for o in first]
+        assert ledger.message("m-1").status is Status.DELIVERED
+
+    def test_a_dry_run_that_fails_is_rolled_back_too(self, ledger: Ledger) -> None:
+        def record_then_fail() -> None:
+            with ledger.dry_run():
+                ledger.record_sent("m-1", sender=SENDER, recipient=RECIPIENT)
+                raise KeyError("stop")
+
+        with pytest.raises(KeyError):
+            record_then_fail()
+        with pytest.raises(MessageNotFoundError):
+            ledger.message("m-1")
+        assert ledger.record_sent("m-1", sender=SENDER, recipient=RECIPIENT).version == 2
+
+    def test_a_dry_run_cannot_be_nested_in_a_transaction(self, ledger: Ledger) -> None:
+        with ledger.session(), pytest.raises(RuntimeError, match="inside another transaction"), ledger.dry_run():
+            pass
+        with ledger.session(commit=False), pytest.raises(RuntimeError), ledger.dry_run():
+            pass
+
+    def test_opening_without_create_needs_a_ledger_and_creates_none(self, url: str) -> None:
+        with pytest.raises(LedgerNotFoundError, match="no ledger at") as caught:
+            Ledger.open(url, create=False)
+        assert caught.value.url == url
+        with pytest.raises(LedgerNotFoundError):
+            Projections.open(url, create=False)
+        with pytest.raises(LedgerNotFoundError):  # still nothing there
+            Ledger.open(url, create=False)
+        with Ledger.open(url) as ledger:
+            ledger.ingest(webhook("m-1", Status.SENT))
+        with Ledger.open(url, create=False) as ledger:
+            assert ledger.message("m-1").status is Status.SENT
+        with Projections.open(url, create=False) as views:
+            assert views.catch_up() == 2

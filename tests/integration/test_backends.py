@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from ledger import Ledger, Status, StorageError
+from ledger import Ledger, LedgerNotFoundError, Status, StorageError
 from ledger.connectly import delivery_status_payload
 from tests.integration.contract import LedgerContract
 
@@ -52,3 +54,33 @@ def test_a_subclass_of_the_ledger_uses_the_same_tables(sqlite_database: str) -> 
         ledger.ingest(delivery_status_payload("m-1", Status.SENT, timestamp=1641513098))
     with Ledger.open(sqlite_database) as ledger:
         assert ledger.message("m-1").status is Status.SENT
+
+
+def test_opening_without_create_leaves_no_sqlite_file_behind(tmp_path: Path) -> None:
+    with pytest.raises(LedgerNotFoundError):
+        Ledger.open(f"sqlite:///{tmp_path / 'missing.db'}", create=False)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_process_environment_cannot_make_a_read_create_tables(
+    sqlite_database: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LEDGER_CREATE_TABLE", "yes")
+    Path(sqlite_database.removeprefix("sqlite:///")).touch()  # a SQLite database without tables
+    with pytest.raises(LedgerNotFoundError):
+        Ledger.open(sqlite_database, create=False)
+
+
+@pytest.mark.parametrize(
+    ("url", "words"),
+    [
+        ("mysql://user@host/db", "unsupported database 'mysql'"),
+        ("not a url", "not a database URL"),
+        ("postgresql://user:secret@host:port/db", "not a database URL"),
+        ("sqlite+pysqlcipher:///ledger.db", "driver 'pysqlcipher' is not installed"),
+    ],
+)
+def test_a_url_the_ledger_cannot_use_is_a_value_error(url: str, words: str) -> None:
+    with pytest.raises(ValueError, match=words) as caught:
+        Ledger.open(url)
+    assert "secret" not in str(caught.value)
