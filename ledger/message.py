@@ -21,7 +21,7 @@ readable (``tests/fixtures/events_v1.jsonl`` holds events written by version 1).
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeAlias
 from uuid import UUID, uuid5
 
 from eventsourcing.domain import Aggregate
@@ -249,6 +249,10 @@ class Message(Aggregate):
                     message_id=self.message_id, field=field, recorded=recorded, reported=reported
                 )
 
+
+#: Every event a Message records (``StageReportedLate`` is a ``StageReported``), and so
+#: every event in the ledger's notification log: the type the read models fold.
+MessageEvent: TypeAlias = Message.Opened | Message.SendRecorded | Message.StageReported | Message.ReportRejected
 
 _MESSAGE_TOPIC = get_topic(Message)
 _STOCK_MUTATE = Aggregate.Event.mutate
