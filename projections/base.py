@@ -6,14 +6,17 @@ import operator
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar, cast
 from uuid import UUID
 
+from eventsourcing.persistence import Mapper, Notification
 from sqlalchemy import MetaData, Table, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.dml import Insert
+
+from ledger.message import MessageEvent
 
 #: All read-model tables (and the projections' tracking table) live in this metadata.
 metadata = MetaData()
@@ -23,6 +26,9 @@ Connect = Callable[[], AbstractContextManager[Connection]]
 
 #: A view row as a dict of column values.
 Row = dict[str, Any]
+
+#: A one-row-per-message view's logic: the message's row after an event (``None``: no row yet).
+Fold = Callable[[Row | None, MessageEvent], Row]
 
 T = TypeVar("T")
 
@@ -68,7 +74,7 @@ class Projection(Protocol):
     def tables(self) -> Sequence[Table]:
         """The tables the projection owns."""
 
-    def process(self, session: Session, events: Sequence[Any], cache: RowCache) -> None:
+    def process(self, session: Session, events: Sequence[MessageEvent], cache: RowCache) -> None:
         """Apply ``events`` (oldest first) to the view inside the caller's transaction.
 
         ``cache`` holds rows this projection wrote or read earlier in the same run; the
@@ -79,6 +85,15 @@ class Projection(Protocol):
         """Delete every row of the view inside the caller's transaction."""
 
 
+def decode(mapper: Mapper[UUID], notifications: Sequence[Notification]) -> list[tuple[int, MessageEvent]]:
+    """Each notification's id and its event, in the log's order."""
+    events = [(n.id, mapper.to_domain_event(n)) for n in notifications]
+    # The mapper's type cannot say which class a topic names, but the ledger records
+    # only Message's events (its own replay relies on it too): checking each event
+    # again would add work per event to every rebuild for what is already known.
+    return cast("list[tuple[int, MessageEvent]]", events)
+
+
 def chunks(items: Sequence[T], size: int = 500) -> Iterator[Sequence[T]]:
     """``items`` in slices of at most ``size`` (bound parameter lists stay small)."""
     for start in range(0, len(items), size):
@@ -87,9 +102,9 @@ def chunks(items: Sequence[T], size: int = 500) -> Iterator[Sequence[T]]:
 
 def current_rows(
     session: Session, table: Table, cache: RowCache, keys: Iterable[str], *, new: set[str]
-) -> dict[Any, Row]:
+) -> dict[str, Row]:
     """The stored rows of ``keys`` by aggregate key: from ``cache``, else read (keys in ``new`` are not stored)."""
-    rows: dict[Any, Row] = {}
+    rows: dict[str, Row] = {}
     missing: list[str] = []
     for key in keys:
         if key in new:
@@ -110,8 +125,8 @@ def fold_rows(
     session: Session,
     table: Table,
     cache: RowCache,
-    events: Sequence[Any],
-    fold: Callable[[Row | None, Any], Row],
+    events: Sequence[MessageEvent],
+    fold: Fold,
     *,
     fixed: tuple[str, ...] = (),
 ) -> None:
@@ -166,7 +181,7 @@ def execute_many(session: Session, statement: Insert, rows: Sequence[Row]) -> No
     session.connection().exec_driver_sql(str(compiled), parameters)
 
 
-def opened_in(events: Sequence[Any]) -> set[str]:
+def opened_in(events: Sequence[MessageEvent]) -> set[str]:
     """Keys of the messages whose first event is among ``events`` (nothing of them is stored yet)."""
     return {aggregate_key(e.originator_id) for e in events if e.originator_version == 1}
 

@@ -5,15 +5,15 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, assert_never
 
 from sqlalchemy import Column, Integer, String, Table, and_, func, or_, select
 from sqlalchemy.orm import Session
 
-from ledger.message import Message
+from ledger.message import Message, MessageEvent
 from ledger.sql import UTCDateTime
 from ledger.status import Status
-from projections.base import Connect, RowCache, aggregate_key, fold_rows, metadata
+from projections.base import Connect, Row, RowCache, aggregate_key, fold_rows, metadata
 
 current_status_table = Table(
     "view_current_status",
@@ -47,13 +47,13 @@ _STAGE_COLUMNS = {
 }
 
 
-def fold(row: dict[str, Any] | None, event: Any) -> dict[str, Any]:
+def fold(row: Row | None, event: MessageEvent) -> Row:
     """The message row after ``event`` (a pure function; ``row`` is not modified).
 
     This is the projection's whole logic; the tests compare it with ``Ledger.message``.
     """
     if isinstance(event, Message.Opened):
-        new: dict[str, Any] = {
+        new: Row = {
             "aggregate_id": aggregate_key(event.originator_id),
             "message_id": event.message_id,
             "status": Status.ACCEPTED.value,
@@ -76,22 +76,26 @@ def fold(row: dict[str, Any] | None, event: Any) -> dict[str, Any]:
         if row is None:
             raise ValueError(f"{type(event).__qualname__} for a message that was never opened: {event.originator_id}")
         new = dict(row)
-        if isinstance(event, Message.SendRecorded):
-            new["template"] = event.template
-            new["campaign"] = new["campaign"] or event.campaign
-            new["accepted_at"] = event.accepted_at
-        elif isinstance(event, Message.StageReported):  # and StageReportedLate, its subclass
-            stage = Status(event.stage)
-            new[_STAGE_COLUMNS[stage]] = event.occurred_at
-            new["campaign"] = new["campaign"] or event.campaign
-            if not isinstance(event, Message.StageReportedLate):
-                new["status"] = stage.value
-                if event.error is not None:
-                    new["error_code"] = event.error.get("code")
-                    new["error_type"] = event.error.get("type")
-                    new["trace_id"] = event.error.get("trace_id")
-        elif isinstance(event, Message.ReportRejected):
-            new["conflicts"] += 1
+        match event:
+            case Message.SendRecorded():
+                new["template"] = event.template
+                new["campaign"] = new["campaign"] or event.campaign
+                new["accepted_at"] = event.accepted_at
+            case Message.StageReported():  # and StageReportedLate, its subclass
+                stage = Status(event.stage)
+                new[_STAGE_COLUMNS[stage]] = event.occurred_at
+                new["campaign"] = new["campaign"] or event.campaign
+                if not isinstance(event, Message.StageReportedLate):
+                    new["status"] = stage.value
+                    if event.error is not None:
+                        new["error_code"] = event.error.get("code")
+                        new["error_type"] = event.error.get("type")
+                        new["trace_id"] = event.error.get("trace_id")
+            case Message.ReportRejected():
+                new["conflicts"] += 1
+            case _:
+                # An event added to MessageEvent but not folded here fails mypy on this line.
+                assert_never(event)
     new["last_event_at"] = event.timestamp
     new["version"] = event.originator_version
     return new
@@ -103,7 +107,7 @@ class CurrentStatusProjection:
     name = "current_status"
     tables = (current_status_table,)
 
-    def process(self, session: Session, events: Sequence[Any], cache: RowCache) -> None:
+    def process(self, session: Session, events: Sequence[MessageEvent], cache: RowCache) -> None:
         fold_rows(session, current_status_table, cache, events, fold, fixed=("message_id",))
 
     def clear(self, session: Session) -> None:

@@ -16,7 +16,7 @@ from sqlalchemy import Boolean, Column, Integer, String, Table, Text, and_, case
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import ColumnElement
 
-from ledger.message import Message
+from ledger.message import Message, MessageEvent
 from ledger.sql import UTCDateTime
 from ledger.status import Status
 from projections.base import Connect, RowCache, aggregate_key, current_rows, execute_many, metadata, opened_in, upsert
@@ -63,7 +63,7 @@ class FailureReportProjection:
     name = "failure_report"
     tables = (failure_messages_table, failures_table)
 
-    def process(self, session: Session, events: Sequence[Any], cache: RowCache) -> None:
+    def process(self, session: Session, events: Sequence[MessageEvent], cache: RowCache) -> None:
         keys = {aggregate_key(e.originator_id) for e in events}
         context = current_rows(session, failure_messages_table, cache, keys, new=opened_in(events))
         changed: set[str] = set()
@@ -82,7 +82,7 @@ class FailureReportProjection:
                 changed.add(key)
                 continue
             message = context[key]
-            campaign = getattr(event, "campaign", None)
+            campaign = None if isinstance(event, Message.ReportRejected) else event.campaign
             if campaign and not message["campaign"]:
                 # A campaign learned after a failure (the send answer came late) describes it too.
                 message["campaign"] = campaign
@@ -113,9 +113,9 @@ class FailureReportProjection:
         session.execute(failure_messages_table.delete())
 
 
-def _failure_row(message: Mapping[str, Any], event: Any) -> dict[str, Any]:
+def _failure_row(message: Mapping[str, Any], event: Message.StageReported | Message.ReportRejected) -> dict[str, Any]:
     error = event.error or {}
-    conflict = isinstance(event, Message.ReportRejected)
+    conflict, reason = (True, event.reason) if isinstance(event, Message.ReportRejected) else (False, None)
     return {
         "aggregate_id": message["aggregate_id"],
         "version": event.originator_version,
@@ -131,7 +131,7 @@ def _failure_row(message: Mapping[str, Any], event: Any) -> dict[str, Any]:
         "user_title": error.get("user_title"),
         "user_message": error.get("user_message"),
         "trace_id": error.get("trace_id"),
-        "reason": event.reason if conflict else None,
+        "reason": reason,
     }
 
 

@@ -16,15 +16,15 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, assert_never
 
 from sqlalchemy import Column, Float, String, Table, case, func, select
 from sqlalchemy.orm import Session
 
-from ledger.message import Message
+from ledger.message import Message, MessageEvent
 from ledger.sql import UTCDateTime
 from ledger.status import Status
-from projections.base import Connect, RowCache, aggregate_key, fold_rows, metadata
+from projections.base import Connect, Row, RowCache, aggregate_key, fold_rows, metadata
 
 FunnelBy = Literal["campaign", "day"]
 PERCENTILES = (50, 90, 99)
@@ -48,22 +48,29 @@ funnel_table = Table(
 _TIMES = ("accepted_at", "sent_at", "delivered_at", "read_at", "failed_at")
 
 
-def fold(row: dict[str, Any] | None, event: Any) -> dict[str, Any]:
+def fold(row: Row | None, event: MessageEvent) -> Row:
     """The message's funnel row after ``event`` (pure; ``row`` is not modified)."""
     if isinstance(event, Message.Opened):
-        new: dict[str, Any] = {"aggregate_id": aggregate_key(event.originator_id), "campaign": None, "day": None}
+        new: Row = {"aggregate_id": aggregate_key(event.originator_id), "campaign": None, "day": None}
         new |= dict.fromkeys(_TIMES) | {"status": Status.ACCEPTED.value}
     else:
         if row is None:
             raise ValueError(f"{type(event).__qualname__} for a message that was never opened: {event.originator_id}")
         new = dict(row)
-        if isinstance(event, Message.SendRecorded):
-            new["accepted_at"] = event.accepted_at
-        elif isinstance(event, Message.StageReported):
-            new[f"{event.stage}_at"] = event.occurred_at
-            if not isinstance(event, Message.StageReportedLate):
-                new["status"] = event.stage
-        new["campaign"] = new["campaign"] or getattr(event, "campaign", None)
+        match event:
+            case Message.SendRecorded():
+                new["accepted_at"] = event.accepted_at
+                new["campaign"] = new["campaign"] or event.campaign
+            case Message.StageReported():  # and StageReportedLate, its subclass
+                new[f"{event.stage}_at"] = event.occurred_at
+                if not isinstance(event, Message.StageReportedLate):
+                    new["status"] = event.stage
+                new["campaign"] = new["campaign"] or event.campaign
+            case Message.ReportRejected():
+                pass  # a rejected report moves nothing in the funnel
+            case _:
+                # An event added to MessageEvent but not folded here fails mypy on this line.
+                assert_never(event)
     known = [new[name] for name in _TIMES if new[name] is not None]
     new["day"] = min(known).date().isoformat() if known else None
     new["sent_to_delivered"] = _seconds(new["sent_at"], new["delivered_at"])
@@ -81,7 +88,7 @@ class FunnelProjection:
     name = "funnel"
     tables = (funnel_table,)
 
-    def process(self, session: Session, events: Sequence[Any], cache: RowCache) -> None:
+    def process(self, session: Session, events: Sequence[MessageEvent], cache: RowCache) -> None:
         fold_rows(session, funnel_table, cache, events, fold)
 
     def clear(self, session: Session) -> None:

@@ -25,7 +25,7 @@ from ledger.errors import LedgerError
 from ledger.gcpause import gc_paused
 from ledger.persistence import LedgerRecorder
 from ledger.sql import storage_errors
-from projections.base import Projection, RowCache, metadata
+from projections.base import Projection, RowCache, decode, metadata
 from projections.current_status import CurrentStatusProjection, CurrentStatusView
 from projections.failure_report import FailureReportProjection, FailureReportView
 from projections.funnel import FunnelProjection, FunnelView
@@ -218,7 +218,7 @@ class Projections:
                     break
                 last = notifications[-1].id
                 with storage_errors("decode the notification log"):
-                    events = [(n.id, mapper.to_domain_event(n)) for n in notifications]
+                    events = decode(mapper, notifications)
                 with storage_errors("update the views"), self._transaction() as session:
                     for name, position in positions.items():
                         # Claim the page first: a concurrent runner blocks here, then is refused.
