@@ -1,8 +1,23 @@
 """The ``ledger`` command: a thin shell over the Ledger and its projections.
 
-The database comes from ``--db URL``, else ``LEDGER_DATABASE_URL``, else
-``sqlite:///ledger.db``.  Errors are one line on stderr and a non-zero exit status:
-1 for an unknown message, 2 for bad usage or unreadable input, 3 for the database.
+The database comes from ``--db URL`` after the subcommand, else ``--db URL`` before it,
+else ``LEDGER_DATABASE_URL``, else ``sqlite:///ledger.db``.  Read commands (``status``,
+``history``, ``failures``, ``summary``, ``rejections``) and ``rebuild`` never create a
+database; the others create the ledger on first use.
+
+Text from users and stored data is printed literally: no Rich markup, control and
+bidirectional characters escaped (see :mod:`ledger.cli_render`).  Every failure is one
+line on stderr and an exit status (:class:`ExitStatus`):
+
+===  ==========================================================================
+0    success
+1    unknown message (``status``, ``history``)
+2    bad usage or unreadable input: a malformed or unsupported database URL, a bad
+     option value, conflicting options, a file that cannot be read
+3    the database failed or cannot be reached, or holds no ledger (read commands)
+4    the server cannot listen: the address is in use or not allowed (``serve`` only)
+130  interrupted (Ctrl-C)
+===  ==========================================================================
 """
 
 from __future__ import annotations
@@ -13,8 +28,10 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
-from datetime import UTC, datetime
+from contextlib import contextmanager, nullcontext
+from dataclasses import fields
+from enum import IntEnum
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
@@ -22,20 +39,74 @@ import typer
 from eventsourcing.cryptography import AESCipher
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
+from typer.core import TyperGroup
 
 from ledger import cli_render as render
-from ledger.application import Ledger
-from ledger.errors import LedgerError, MessageNotFoundError, StorageError
+from ledger.application import Ledger, Payload
+from ledger.cli_input import parse_time, read_payloads
+from ledger.errors import LedgerError, LedgerNotFoundError, MessageNotFoundError, StorageError
 from ledger.simulate import Traffic
 from ledger.sql import DEFAULT_URL, normalise_url
 from ledger.views import IngestOutcome
-from projections import GROUP_BY, Projections
+from projections import GROUP_BY, Failure, FailureGroup, Projections
 from projections.runner import Progress as RunnerProgress
 
 BATCH_SIZE = 1000
 
+#: The largest ``--limit``: a database's LIMIT is a signed 64-bit integer.
+MAX_LIMIT = 2**63 - 1
+
+
+class ExitStatus(IntEnum):
+    """The ``ledger`` command's exit statuses (see the module docstring)."""
+
+    OK = 0
+    UNKNOWN_MESSAGE = 1
+    USAGE = 2
+    DATABASE = 3
+    CANNOT_LISTEN = 4
+    INTERRUPTED = 130
+
+
+class OneLineErrors(TyperGroup):
+    """Typer's command group, showing usage errors as one line like every other failure.
+
+    Click's own display spans several lines and repeats the offending value as typed,
+    control characters and all.
+    """
+
+    def main(
+        self,
+        args: Any = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        windows_expand_args: bool = True,
+        **extra: Any,
+    ) -> Any:
+        """Run the command; in standalone mode, exit with its status (see :class:`ExitStatus`)."""
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, False, windows_expand_args, **extra)
+        try:
+            # Not standalone: Click's errors come back to us, and an exit status is returned.
+            status = super().main(args, prog_name, complete_var, False, windows_expand_args, **extra)
+        except typer.TyperException as error:  # Click's usage errors (Typer's copy of Click)
+            if type(error).__name__ == "NoArgsIsHelpError":  # as Typer tells it: its message is the help
+                typer.echo(error.format_message(), err=True)
+            else:
+                context = getattr(error, "ctx", None)
+                hint = f" (see {context.command_path} --help)" if context is not None else ""
+                _say_error(error.format_message() + hint)
+            sys.exit(int(error.exit_code))
+        except typer.Abort:
+            _say_error("interrupted")
+            sys.exit(ExitStatus.INTERRUPTED.value)
+        sys.exit(int(status) if isinstance(status, int) else ExitStatus.OK.value)
+
+
 app = typer.Typer(
     name="ledger",
+    cls=OneLineErrors,
     help="An event-sourced ledger of WhatsApp delivery statuses (Connectly webhooks).",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
@@ -45,16 +116,36 @@ app = typer.Typer(
 out = Console(width=None if sys.stdout.isatty() or "COLUMNS" in os.environ else 132)
 err = Console(stderr=True)
 
+
+def _database(ctx: typer.Context, value: str | None) -> str | None:
+    """A subcommand's ``--db``, else the one given before the subcommand (or the environment's)."""
+    if value is not None:
+        return value
+    given = ctx.find_root().params.get("db")
+    return given if isinstance(given, str) else None
+
+
 Db = Annotated[
     str | None,
-    typer.Option("--db", help="SQLAlchemy URL (default: $LEDGER_DATABASE_URL, else sqlite:///ledger.db)."),
+    typer.Option(
+        "--db",
+        callback=_database,
+        help="SQLAlchemy URL (default: --db before the command, $LEDGER_DATABASE_URL, sqlite:///ledger.db).",
+    ),
 ]
 AsJson = Annotated[bool, typer.Option("--json", help="Machine output: JSON on stdout.")]
 
 
+def _say_error(message: str) -> None:
+    err.print(render.line("error:", "bold red", message), highlight=False, soft_wrap=True)
+
+
 def fail(message: str, code: int) -> NoReturn:
-    """One clear line on stderr, then exit with ``code``."""
-    err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    """One clear line on stderr, then exit with ``code`` (an :class:`ExitStatus`).
+
+    ``message`` is plain text, shown literally: do not escape it for Rich.
+    """
+    _say_error(message)
     raise typer.Exit(code)
 
 
@@ -64,34 +155,55 @@ def clear_errors() -> Iterator[None]:
     try:
         yield
     except MessageNotFoundError as error:
-        fail(str(error), 1)
+        fail(str(error), ExitStatus.UNKNOWN_MESSAGE)
+    except LedgerNotFoundError as error:
+        fail(
+            f"no ledger at {error.url}: nothing was stored there yet (ingest or record-sent creates it)",
+            ExitStatus.DATABASE,
+        )
     except StorageError as error:
-        fail(str(error), 3)
+        fail(str(error), ExitStatus.DATABASE)
     except (LedgerError, ValueError, OSError) as error:
-        fail(str(error), 2)
+        fail(str(error), ExitStatus.USAGE)
+    except KeyboardInterrupt:
+        fail("interrupted", ExitStatus.INTERRUPTED)
 
 
-def parse_time(value: str | None, option: str) -> datetime | None:
-    """An ISO-8601 time; a time without a zone is taken as UTC."""
-    if value is None:
-        return None
-    try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        raise typer.BadParameter(f"not an ISO-8601 time: {value!r}", param_hint=option) from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment
+def _show_version(value: bool) -> None:
+    if value:
+        try:
+            number = version("delivery-ledger")
+        except PackageNotFoundError:  # run from a source tree that was never installed
+            number = "(not installed)"
+        sys.stdout.write(f"ledger {number}\n")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    db: Annotated[
+        str | None,
+        typer.Option(
+            "--db",
+            envvar="LEDGER_DATABASE_URL",
+            help="SQLAlchemy URL for every command (default: sqlite:///ledger.db).",
+        ),
+    ] = None,
+    show_version: Annotated[
+        bool, typer.Option("--version", is_eager=True, callback=_show_version, help="Print the version and exit.")
+    ] = False,
+) -> None:
+    """An event-sourced ledger of WhatsApp delivery statuses (Connectly webhooks)."""
 
 
 def progress_bar(transient: bool = False) -> Progress:
-    """A progress bar on stderr, shown only on a terminal."""
+    """A progress bar on stderr, shown only on a terminal (descriptions are plain text)."""
     return Progress(
-        TextColumn("{task.description}"),
+        TextColumn("{task.description}", markup=False),
         BarColumn(),
         MofNCompleteColumn(),
         TaskProgressColumn(),
-        TextColumn("{task.fields[rate]}"),
+        TextColumn("{task.fields[rate]}", markup=False),
         TimeElapsedColumn(),
         console=err,
         disable=not err.is_terminal,
@@ -99,45 +211,13 @@ def progress_bar(transient: bool = False) -> Progress:
     )
 
 
-def read_payloads(sources: list[str]) -> Iterator[str | dict[str, Any]]:
-    """Payloads from JSON Lines or JSON array files (``-``: stdin), lazily for JSON Lines.
-
-    Lines are passed on as text, so a malformed one is kept byte for byte in the
-    rejection store.
-    """
-    for source in sources:
-        stream = sys.stdin if source == "-" else open(source, encoding="utf-8", errors="surrogateescape")  # noqa: SIM115
-        try:
-            first = stream.read(1)
-            while first.isspace():
-                first = stream.read(1)
-            if first == "[":
-                try:
-                    document = json.loads(first + stream.read())
-                except ValueError as error:
-                    raise ValueError(f"{source}: not a JSON array: {error}") from None
-                yield from document
-                continue
-            pending = first
-            for line in stream:
-                line = pending + line
-                pending = ""
-                if line.strip():
-                    yield line.rstrip("\n")
-            if pending.strip():
-                yield pending
-        finally:
-            if stream is not sys.stdin:
-                stream.close()
-
-
-def ingest_stream(ledger: Ledger, payloads: Iterator[str | dict[str, Any]], total: int | None) -> list[IngestOutcome]:
+def ingest_stream(ledger: Ledger, payloads: Iterator[Payload], total: int | None) -> list[IngestOutcome]:
     """Ingest in batches through ``ingest_many``, with a progress bar showing reports/s."""
     outcomes: list[IngestOutcome] = []
     started = time.perf_counter()
     with progress_bar() as progress:
         task = progress.add_task("ingesting", total=total, rate="")
-        batch: list[str | dict[str, Any]] = []
+        batch: list[Payload] = []
         for payload in payloads:
             batch.append(payload)
             if len(batch) == BATCH_SIZE:
@@ -153,8 +233,8 @@ def ingest_stream(ledger: Ledger, payloads: Iterator[str | dict[str, Any]], tota
 
 
 def caught_up(db: str | None) -> Projections:
-    """The projections, caught up first so what a read command shows is never stale."""
-    views = Projections.open(db)
+    """The projections of an existing ledger, caught up first so what a read command shows is never stale."""
+    views = Projections.open(db, create=False)
     with progress_bar(transient=True) as progress:
         behind = max(0, views.head() - min(views.positions().values()))
         task = progress.add_task("updating views", total=behind, rate="")
@@ -168,11 +248,21 @@ def ingest(
         list[str], typer.Argument(help="JSON Lines or JSON array files of webhook payloads; - for stdin.")
     ],
     db: Db = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Decide every outcome against the ledger and store nothing.")
+    ] = False,
 ) -> None:
     """Ingest webhook payloads; rejected ones are kept in the rejection store (exit status 0)."""
-    with clear_errors(), Ledger.open(db) as ledger:
+    # A dry run stores nothing, so it does not create a ledger either.
+    with (
+        clear_errors(),
+        Ledger.open(db, create=not dry_run) as ledger,
+        ledger.dry_run() if dry_run else nullcontext(),
+    ):
         outcomes = ingest_stream(ledger, read_payloads(files), total=None)
     render.show(out, render.outcomes_table(outcomes))
+    if dry_run:
+        err.print(render.line("dry run:", "bold", "nothing was stored"), highlight=False)
 
 
 @app.command("record-sent")
@@ -208,7 +298,7 @@ def record_sent(
 @app.command()
 def status(message_id: str, db: Db = None, as_json: AsJson = False) -> None:
     """Show where a message stands."""
-    with clear_errors(), Ledger.open(db) as ledger:
+    with clear_errors(), Ledger.open(db, create=False) as ledger:
         view = ledger.message(message_id)
     if as_json:
         render.print_json(view.to_dict())
@@ -219,7 +309,7 @@ def status(message_id: str, db: Db = None, as_json: AsJson = False) -> None:
 @app.command()
 def history(message_id: str, db: Db = None, as_json: AsJson = False) -> None:
     """Show a message's audit trail: what arrived, when, and what it did."""
-    with clear_errors(), Ledger.open(db) as ledger:
+    with clear_errors(), Ledger.open(db, create=False) as ledger:
         entries = ledger.history(message_id)
     if as_json:
         render.print_json([entry.to_dict() for entry in entries])
@@ -240,7 +330,11 @@ def failures(
     """The failure report: failures grouped by error code (or type, campaign, recipient, day)."""
     if by not in GROUP_BY:
         raise typer.BadParameter(f"choose one of {', '.join(GROUP_BY)}", param_hint="--by")
+    if as_json and as_csv:
+        fail("--json and --csv cannot be used together", ExitStatus.USAGE)
     start, end = parse_time(since, "--since"), parse_time(until, "--until")
+    if start is not None and end is not None and start > end:
+        fail("--since is later than --until", ExitStatus.USAGE)
     with clear_errors(), caught_up(db) as views:
         if details:
             rows = views.failure_report.failures(since=start, until=end, limit=1_000_000)
@@ -251,7 +345,7 @@ def failures(
     if as_json:
         render.print_json(records)
     elif as_csv:
-        render.print_csv(records)
+        render.print_csv(records, [field.name for field in fields(Failure if details else FailureGroup)])
     elif details:
         render.show(out, render.failures_table(rows))
     else:
@@ -277,14 +371,15 @@ def summary(
 
 @app.command()
 def rejections(
-    limit: Annotated[int, typer.Option(help="At most this many.")] = 100,
+    limit: Annotated[int, typer.Option(min=0, max=MAX_LIMIT, help="At most this many.")] = 100,
     since: Annotated[str | None, typer.Option(help="Received at or after (ISO-8601).")] = None,
     db: Db = None,
     as_json: AsJson = False,
 ) -> None:
     """What the ledger refused, and why (oldest first)."""
-    with clear_errors(), Ledger.open(db) as ledger:
-        refused = ledger.rejections(limit=limit, since=parse_time(since, "--since"))
+    start = parse_time(since, "--since")
+    with clear_errors(), Ledger.open(db, create=False) as ledger:
+        refused = ledger.rejections(limit=limit, since=start)
     if as_json:
         render.print_json([r.to_dict() for r in refused])
     else:
@@ -297,8 +392,9 @@ def rebuild(
     db: Db = None,
 ) -> None:
     """Empty the read models and replay the whole log into them."""
-    with clear_errors(), Projections.open(db) as views, progress_bar() as progress:
-        task = progress.add_task(f"rebuilding {name or 'all views'}", total=views.head(), rate="")
+    what = "all views" if name is None else render.printable(name)
+    with clear_errors(), Projections.open(db, create=False) as views, progress_bar() as progress:
+        task = progress.add_task(f"rebuilding {what}", total=views.head(), rate="")
         started = time.perf_counter()
 
         def report(p: RunnerProgress) -> None:
@@ -306,7 +402,7 @@ def rebuild(
             progress.update(task, completed=p.processed, rate=f"{rate:,.0f} events/s")
 
         processed = views.rebuild(name, on_progress=report)
-    out.print(f"rebuilt {name or 'all views'} from {processed:,} events")
+    out.print(render.line("rebuilt", "", f"{what} from {processed:,} events"))
 
 
 @app.command()
@@ -315,6 +411,7 @@ def project(
     db: Db = None,
 ) -> None:
     """Bring the read models up to date (once, or continuously with --follow)."""
+    # Creates the ledger if need be: a follower may well start before the first write.
     with clear_errors(), Projections.open(db) as views:
         processed = views.catch_up()
         out.print(f"processed {processed:,} events; views at position {views.head():,}")
@@ -329,7 +426,7 @@ def project(
 
 @app.command()
 def demo(
-    messages: Annotated[int, typer.Option(help="How many messages to simulate.")] = 10_000,
+    messages: Annotated[int, typer.Option(min=1, help="How many messages to simulate.")] = 10_000,
     seed: Annotated[int, typer.Option(help="Random seed (same seed, same traffic).")] = 42,
     fresh: Annotated[
         bool, typer.Option("--fresh", help="Delete the SQLite file first, so the demo starts empty.")
@@ -342,7 +439,7 @@ def demo(
             _delete_sqlite_file(db)
         traffic = Traffic(messages, seed=seed)
         with Ledger.open(db) as ledger:
-            err.print(f"[bold]demo:[/] {messages:,} messages into {ledger.url}")
+            err.print(render.line("demo:", "bold", f"{messages:,} messages into {ledger.url}"), highlight=False)
             with progress_bar() as progress:
                 task = progress.add_task("recording sends", total=messages, rate="")
                 for n, send in enumerate(traffic.sends(), start=1):
@@ -358,7 +455,7 @@ def demo(
 
 @app.command()
 def simulate(
-    messages: Annotated[int, typer.Option(help="How many messages to simulate.")] = 100,
+    messages: Annotated[int, typer.Option(min=1, help="How many messages to simulate.")] = 100,
     seed: Annotated[int, typer.Option(help="Random seed (same seed, same traffic).")] = 42,
 ) -> None:
     """Print synthetic webhook payloads as JSON Lines (for trying `ledger ingest`)."""

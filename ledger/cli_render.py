@@ -1,16 +1,26 @@
-"""How the ``ledger`` command shows things: Rich tables for people, JSON and CSV for programs."""
+"""How the ``ledger`` command shows things: Rich tables for people, JSON and CSV for programs.
+
+Text from users and from stored data (message ids, reasons, raw bodies, campaign names,
+error messages) is shown as literal text: never read as Rich markup, and with every
+character that could steer a terminal or disguise text written as an escape
+(:func:`printable`).  Tables do it in :class:`LiteralTable`, one-line messages in
+:func:`line`, JSON in :func:`print_json` and CSV in :func:`print_csv`.
+"""
 
 from __future__ import annotations
 
 import csv
 import json
+import re
 import sys
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from rich.console import Console
+from rich.console import Console, RenderableType
+from rich.style import StyleType
 from rich.table import Table
+from rich.text import Text
 
 from ledger.rejections import Rejection
 from ledger.status import Outcome, Status
@@ -19,20 +29,74 @@ from projections import Failure, FailureGroup, FunnelRow
 
 BAR_WIDTH = 30
 
+# Characters that steer a terminal or disguise text besides the C0 controls: DEL and the
+# C1 controls (U+009B is a one-byte CSI), the bidirectional marks, embeddings, overrides
+# and isolates ("Trojan Source"), the Unicode line and paragraph separators, and lone
+# surrogates (undecodable bytes kept by surrogateescape, which no stream can encode).
+_STEERING = "\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff"
+_UNSAFE = re.compile(f"[\x00-\x1f{_STEERING}]")
+# json.dumps escapes the C0 controls itself; outside strings it writes only the layout's
+# newlines and spaces, which must stay.
+_UNSAFE_IN_JSON = re.compile(f"[{_STEERING}]")
+
+
+def printable(text: str) -> str:
+    r"""``text`` with each control, bidirectional or surrogate character written as an escape.
+
+    ``"\x1b[31m"`` becomes the nine characters ``\x1b[31m``; U+202E becomes ``\u202e``.
+    Newlines and tabs are escaped too, so the result is always one line.
+    """
+    return _UNSAFE.sub(_escape, text)
+
+
+def _escape(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def line(label: str, style: str, message: str) -> Text:
+    """One line: ``label`` in ``style``, then ``message`` shown literally."""
+    return Text.assemble((label, style), " ", printable(message))
+
+
+class LiteralTable(Table):
+    """A Rich table whose text cells and title are shown literally (see :func:`printable`).
+
+    ``Text`` cells are taken as already safe: build them from printable parts.
+    """
+
+    def __init__(self, *headers: str, title: str | None = None, **options: Any) -> None:
+        super().__init__(*headers, title=None if title is None else Text(printable(title)), **options)
+
+    def add_row(
+        self, *renderables: RenderableType | None, style: StyleType | None = None, end_section: bool = False
+    ) -> None:
+        """Add a row; ``str`` cells are shown as literal, printable text."""
+        cells = [Text(printable(cell)) if isinstance(cell, str) else cell for cell in renderables]
+        super().add_row(*cells, style=style, end_section=end_section)
+
 
 def print_json(value: Any) -> None:
-    """Machine output: indented JSON on stdout."""
-    sys.stdout.write(json.dumps(value, indent=2, ensure_ascii=False) + "\n")
+    """Machine output: indented JSON on stdout, every unsafe character as a JSON escape."""
+    text = json.dumps(value, indent=2, ensure_ascii=False)
+    sys.stdout.write(_UNSAFE_IN_JSON.sub(lambda m: f"\\u{ord(m.group()):04x}", text) + "\n")
 
 
-def print_csv(rows: Sequence[dict[str, Any]]) -> None:
-    """Machine output: CSV with a header row on stdout."""
-    if not rows:
-        return
-    writer = csv.DictWriter(sys.stdout, fieldnames=list(rows[0]), lineterminator="\n")
+def print_csv(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> None:
+    """Machine output: CSV on stdout, a header row of ``columns`` even when there are no rows.
+
+    Text is printable (see :func:`printable`); lists are joined with ``;``.
+    """
+    writer = csv.DictWriter(sys.stdout, fieldnames=list(columns), lineterminator="\n")
     writer.writeheader()
     for row in rows:
-        writer.writerow({k: ";".join(v) if isinstance(v, list) else v for k, v in row.items()})
+        writer.writerow({key: _csv_value(value) for key, value in row.items()})
+
+
+def _csv_value(value: Any) -> Any:
+    if isinstance(value, list | tuple):
+        value = ";".join(map(str, value))
+    return printable(value) if isinstance(value, str) else value
 
 
 def _time(value: Any) -> str:
@@ -43,7 +107,7 @@ def outcomes_table(outcomes: Iterable[IngestOutcome]) -> Table:
     """How many reports were applied, late, duplicate or rejected."""
     counts = Counter(o.kind for o in outcomes)
     total = sum(counts.values())
-    table = Table(title="Ingested reports")
+    table = LiteralTable(title="Ingested reports")
     table.add_column("outcome")
     table.add_column("reports", justify="right")
     table.add_column("share", justify="right")
@@ -56,7 +120,7 @@ def outcomes_table(outcomes: Iterable[IngestOutcome]) -> Table:
 
 def message_table(view: MessageView) -> Table:
     """One message, field by field."""
-    table = Table(title=f"Message {view.message_id}", show_header=False)
+    table = LiteralTable(title=f"Message {view.message_id}", show_header=False)
     table.add_column("field", style="bold")
     table.add_column("value")
     for name in ("status", "sender", "recipient", "channel", "template", "campaign"):
@@ -73,7 +137,7 @@ def message_table(view: MessageView) -> Table:
 
 def history_table(message_id: str, entries: Sequence[HistoryEntry]) -> Table:
     """The audit trail, oldest first."""
-    table = Table(title=f"History of {message_id}")
+    table = LiteralTable(title=f"History of {message_id}")
     for column in ("#", "event", "stage", "outcome", "provider time", "received", "note"):
         table.add_column(column)
     for entry in entries:
@@ -92,7 +156,7 @@ def history_table(message_id: str, entries: Sequence[HistoryEntry]) -> Table:
 
 def failure_groups_table(groups: Sequence[FailureGroup], by: str) -> Table:
     """Failures grouped, largest first, with sample trace ids for support."""
-    table = Table(title=f"Failures by {by}")
+    table = LiteralTable(title=f"Failures by {by}")
     widest = max((len(group.key or "(none)") for group in groups), default=len(by))
     table.add_column(by, min_width=min(widest, 48), overflow="fold")
     for column in ("failures", "share", "conflicts"):
@@ -106,14 +170,14 @@ def failure_groups_table(groups: Sequence[FailureGroup], by: str) -> Table:
             f"{group.share:.1%}",
             f"{group.conflicts:,}",
             _time(group.last_at),
-            "\n".join(group.trace_ids[:2]),
+            Text("\n").join(Text(printable(trace_id)) for trace_id in group.trace_ids[:2]),
         )
     return table
 
 
 def failures_table(failures: Sequence[Failure]) -> Table:
     """Individual failures: what a support ticket needs."""
-    table = Table(title="Failures")
+    table = LiteralTable(title="Failures")
     for column in ("failed at", "message id", "recipient", "campaign", "code", "trace id", "conflict"):
         table.add_column(column)
     for failure in failures:
@@ -136,10 +200,10 @@ def _bar(fraction: float) -> str:
 
 def funnel_tables(rows: Sequence[FunnelRow], by: str | None) -> list[Table]:
     """The funnel: counts with bars, then rates and latency percentiles."""
-    tables = []
+    tables: list[Table] = []
     for row in rows:
         title = "Delivery funnel" if by is None else f"Delivery funnel — {by} {row.key or '(none)'}"
-        counts = Table(title=title)
+        counts = LiteralTable(title=title)
         counts.add_column("status")
         counts.add_column("messages", justify="right")
         counts.add_column("share", justify="right")
@@ -149,7 +213,7 @@ def funnel_tables(rows: Sequence[FunnelRow], by: str | None) -> list[Table]:
             counts.add_row(status.value, f"{row.counts[status]:,}", f"{share:.1%}", _bar(share))
         counts.add_row("total", f"{row.total:,}", "", "", style="bold")
         tables.append(counts)
-        rates = Table(show_header=True)
+        rates = LiteralTable(show_header=True)
         rates.add_column("rate / latency")
         rates.add_column("value", justify="right")
         rates.add_column("p50", justify="right")
@@ -178,7 +242,7 @@ def _seconds(value: float | None) -> str:
 
 def rejections_table(rejections: Sequence[Rejection]) -> Table:
     """Refused input with its reason."""
-    table = Table(title="Rejections")
+    table = LiteralTable(title="Rejections")
     table.add_column("#")
     table.add_column("received", no_wrap=True)
     table.add_column("kind", no_wrap=True)
@@ -199,5 +263,6 @@ def rejections_table(rejections: Sequence[Rejection]) -> Table:
 
 
 def show(console: Console, *tables: Table) -> None:
+    """Print ``tables`` on ``console``, one after the other."""
     for table in tables:
         console.print(table)
