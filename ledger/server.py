@@ -8,7 +8,8 @@ HMAC-SHA256 of the raw body) and answered only after their report is committed, 
 the group-commit writer (:mod:`ledger.batching`): 200 with the outcome (a
 contradiction too: a retry cannot fix it), 400 for a malformed body (kept in the
 rejection store), 401 for a bad signature, 413 for a body over the limit, 503 when the
-database is unavailable (the provider retries).  Reads show phone numbers: they need
+database is unavailable (the provider retries); every error body is an RFC 9457 problem
+(:mod:`ledger.problems`).  Reads show phone numbers: they need
 ``Authorization: Bearer <token>`` when a token is set.
 """
 
@@ -20,7 +21,6 @@ import gc
 import hashlib
 import hmac
 import ipaddress
-import json
 import os
 import threading
 from collections.abc import AsyncIterator, Callable, Coroutine
@@ -32,17 +32,17 @@ from typing import Annotated, Any, Literal
 import sqlalchemy
 import uvicorn
 from fastapi import Depends, FastAPI, Query, Request
-from fastapi.openapi.utils import get_openapi
-from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 from starlette.requests import ClientDisconnect
 from starlette.responses import Response
 
+from ledger import openapi, problems
 from ledger.application import Ledger
 from ledger.batching import GroupCommitWriter
 from ledger.connectly import MAX_ID_LENGTH, MAX_PAYLOAD_BYTES, WEBHOOK
-from ledger.errors import ContradictionError, InvalidPayloadError, LedgerError, MessageNotFoundError, StorageError
+from ledger.errors import StorageError
+from ledger.problems import AsciiJSON
 from ledger.sql import DEFAULT_URL, normalise_url, storage_errors
 from ledger.status import Outcome
 from ledger.views import HistoryEntry, IngestOutcome, MessageView
@@ -51,7 +51,7 @@ from projections.failure_report import GroupBy
 from projections.funnel import FunnelBy
 
 WEBHOOK_PATH = "/webhooks/connectly/delivery-status"
-SIGNATURE_HEADER = "x-connectly-hmac-sha256"
+SIGNATURE_HEADER = openapi.SIGNATURE_HEADER
 #: Served with ``benchmark_baseline`` only: the webhook's body handling, without the database.
 BASELINE_PATH = "/benchmark/baseline"
 
@@ -121,19 +121,6 @@ def run(settings: ServerSettings, *, host: str, port: int, access_log: bool = Tr
     uvicorn.run(create_app(settings), host=host, port=port, access_log=access_log, server_header=False)
 
 
-class Problem(BaseModel):
-    """Why a request was not served: a short code and a sentence."""
-
-    error: str
-    detail: str
-
-
-class InvalidReport(Problem):
-    """The body is not a delivery_status report; it is kept in the rejection store."""
-
-    outcome: IngestOutcome
-
-
 # What the schema can say about identifiers; the ledger also refuses blank text and
 # unpaired surrogates, which JSON Schema cannot express (400 then).
 _Identifier = Annotated[str, Field(min_length=1, max_length=MAX_ID_LENGTH, pattern="^[^\\x00]*$")]
@@ -164,16 +151,11 @@ class Readiness(BaseModel):
 
 
 class _HTTPError(Exception):
-    def __init__(self, status: int, error: str, detail: str, headers: dict[str, str] | None = None) -> None:
+    """A request refused with one of :data:`problems.PROBLEMS`; never leaves the application."""
+
+    def __init__(self, code: str, detail: str, headers: dict[str, str] | None = None) -> None:
         super().__init__(detail)
-        self.status, self.error, self.detail, self.headers = status, error, detail, headers
-
-
-class _JSON(JSONResponse):
-    """JSON in ASCII: a string that is not valid Unicode (a lone surrogate) is escaped, not an error."""
-
-    def render(self, content: Any) -> bytes:
-        return json.dumps(content, ensure_ascii=True, allow_nan=False, separators=(",", ":")).encode("ascii")
+        self.code, self.detail, self.headers = code, detail, headers
 
 
 class _Runtime:
@@ -212,18 +194,10 @@ class _Runtime:
         self.views.close()
 
 
-# The answer to each of the ledger's errors: status code and error code.
-_ERRORS: tuple[tuple[type[LedgerError], int, str], ...] = (
-    (MessageNotFoundError, 404, "not_found"),
-    (ContradictionError, 409, "conflict"),
-    (InvalidPayloadError, 400, "invalid_request"),
-    (StorageError, 503, "unavailable"),
-)
 _BEARER = HTTPBearer(auto_error=False, description="The API token (ledger serve --api-token).")
-_401 = {"model": Problem, "description": "Missing or invalid signature or token; nothing was stored."}
-_503 = {"model": Problem, "description": "The database is unavailable; nothing was stored: retry."}
-_413 = {"model": Problem, "description": "The body is over the size limit; nothing was stored."}
-_POSTED: dict[int | str, dict[str, Any]] = {401: _401, 413: _413, 503: _503}
+_POSTED = problems.responses("unsigned", "bad_signature", "too_large", "unavailable")
+_READ_ERRORS = problems.responses("unauthorized", "unavailable")
+_QUERY_ERRORS = problems.responses("invalid_request", "unauthorized", "unavailable")
 
 
 def create_app(settings: ServerSettings) -> FastAPI:
@@ -248,11 +222,11 @@ def create_app(settings: ServerSettings) -> FastAPI:
             raise StorageError("the receiver is not running")
         return running["runtime"]
 
-    app = FastAPI(title="delivery-ledger receiver", version="1", lifespan=lifespan, default_response_class=_JSON)
-    app.add_exception_handler(_HTTPError, _problem_response)
-    app.add_exception_handler(LedgerError, _ledger_error_response)
+    app = FastAPI(title="delivery-ledger receiver", version="1", lifespan=lifespan, default_response_class=AsciiJSON)
+    problems.install(app)
+    app.add_exception_handler(_HTTPError, _refusal)
     reads = [Depends(_token_check(settings.api_token))] if settings.api_token else []
-    read_errors: dict[int | str, dict[str, Any]] = {401: _401, 503: _503}
+    signed = settings.secret is not None
 
     async def signed_body(request: Request) -> bytes:
         body = await _read_body(request, settings.max_body)
@@ -263,71 +237,68 @@ def create_app(settings: ServerSettings) -> FastAPI:
         settings.webhook_path,
         responses={
             200: {"model": IngestOutcome, "description": "The outcome (a contradiction too: it is kept)."},
-            400: {"model": InvalidReport, "description": "Not a delivery_status report; kept in the rejection store."},
+            **problems.responses("invalid_payload"),
             **_POSTED,
         },
-        openapi_extra=_body_docs("DeliveryStatusWebhook", settings, text=True),
+        openapi_extra=openapi.body_docs("DeliveryStatusWebhook", signed=signed, text=True),
     )
-    async def delivery_status(request: Request) -> _JSON:
+    async def delivery_status(request: Request) -> AsciiJSON:
         """A delivery_status webhook, answered after its report is committed."""
         outcome = await asyncio.wrap_future(runtime().writer.ingest(await signed_body(request)))
         if outcome.kind is Outcome.REJECTED and outcome.status is None:
             # No usable message: the body itself is malformed (a contradiction has a status).
-            problem = {"error": "invalid_payload", "detail": outcome.reason, "outcome": outcome.to_dict()}
-            return _JSON(problem, status_code=400)
-        return _JSON(outcome.to_dict())
+            reason = outcome.reason or "not a delivery_status report"
+            return problems.problem("invalid_payload", reason, outcome=outcome.to_dict())
+        return AsciiJSON(outcome.to_dict())
 
     @app.post(
         "/messages/sent",
         responses={
             200: {"model": MessageView, "description": "The message as it stands."},
-            400: {"model": Problem, "description": "The body is not a valid send record."},
-            409: {"model": Problem, "description": "A webhook already named another sender, recipient or channel."},
+            **problems.responses("invalid_request", "conflict"),
             **_POSTED,
         },
-        openapi_extra=_body_docs("SentMessage", settings),
+        openapi_extra=openapi.body_docs("SentMessage", signed=signed),
     )
-    async def message_sent(request: Request) -> _JSON:
+    async def message_sent(request: Request) -> AsciiJSON:
         """Record the send API's answer: the message starts as accepted; repeating it changes nothing."""
         try:
             sent = SentMessage.model_validate_json(await signed_body(request))
             sent_at = None if sent.sent_at is None else sent.sent_at.astimezone(UTC)
         except ValidationError as error:
-            first = error.errors(include_url=False)[0]
-            where = ".".join(str(part) for part in first["loc"]) or "body"
-            raise _HTTPError(400, "invalid_request", f"{where}: {first['msg']}") from None
+            raise _HTTPError("invalid_request", problems.first_error(error.errors(include_url=False))) from None
         except OverflowError:
-            raise _HTTPError(400, "invalid_request", "sent_at: out of range in UTC") from None
+            raise _HTTPError("invalid_request", "sent_at: out of range in UTC") from None
 
         def record(ledger: Ledger) -> MessageView:
             fields = sent.model_dump(include={"sender", "recipient", "channel", "template", "campaign"})
             return ledger.record_sent(sent.id, sent_at=sent_at, **fields)
 
         view = await asyncio.wrap_future(runtime().writer.run(record))
-        return _JSON(view.to_dict())
+        return AsciiJSON(view.to_dict())
 
     @app.get(
         "/messages/{message_id}",
         dependencies=reads,
-        responses={200: {"model": MessageView}, 404: {"model": Problem}, **read_errors},
+        responses={200: {"model": MessageView}, **problems.responses("not_found"), **_READ_ERRORS},
     )
-    def message(message_id: str) -> _JSON:
+    def message(message_id: str) -> AsciiJSON:
         """Where a message stands."""
-        return _JSON(runtime().reader.message(message_id).to_dict())
+        return AsciiJSON(runtime().reader.message(message_id).to_dict())
 
     @app.get(
         "/messages/{message_id}/history",
         dependencies=reads,
-        responses={200: {"model": list[HistoryEntry]}, 404: {"model": Problem}, **read_errors},
+        responses={200: {"model": list[HistoryEntry]}, **problems.responses("not_found"), **_READ_ERRORS},
     )
-    def history(message_id: str) -> _JSON:
+    def history(message_id: str) -> AsciiJSON:
         """A message's audit trail, oldest first."""
-        return _JSON([entry.to_dict() for entry in runtime().reader.history(message_id)])
+        return AsciiJSON([entry.to_dict() for entry in runtime().reader.history(message_id)])
 
     @app.get(
         "/reports/failures",
         dependencies=reads,
-        responses={200: {"model": list[FailureGroup] | list[Failure]}, **read_errors},
+        responses={200: {"model": list[FailureGroup] | list[Failure]}, **_QUERY_ERRORS},
     )
     def failures(
         since: Annotated[datetime | None, Query(description="From this time, inclusive (UTC if no zone).")] = None,
@@ -335,31 +306,31 @@ def create_app(settings: ServerSettings) -> FastAPI:
         by: Annotated[GroupBy, Query(description="Group the failures by this.")] = "code",
         details: Annotated[bool, Query(description="List each failure instead of groups.")] = False,
         limit: Annotated[int, Query(ge=1, le=100_000, description="With details: at most this many.")] = 1000,
-    ) -> _JSON:
+    ) -> AsciiJSON:
         """The failure report: failures grouped by code, type, campaign, recipient or day, or each one."""
         start, end = _utc(since), _utc(until)
         report = runtime().caught_up().failure_report
         with storage_errors("read the failure report"):
             if details:
-                return _JSON([row.to_dict() for row in report.failures(since=start, until=end, limit=limit)])
-            return _JSON([group.to_dict() for group in report.summary(by=by, since=start, until=end)])
+                return AsciiJSON([row.to_dict() for row in report.failures(since=start, until=end, limit=limit)])
+            return AsciiJSON([group.to_dict() for group in report.summary(by=by, since=start, until=end)])
 
-    @app.get("/reports/summary", dependencies=reads, responses={200: {"model": list[FunnelRow]}, **read_errors})
+    @app.get("/reports/summary", dependencies=reads, responses={200: {"model": list[FunnelRow]}, **_QUERY_ERRORS})
     def summary(
         by: Annotated[FunnelBy | None, Query(description="Also one row per campaign or day.")] = None,
-    ) -> _JSON:
+    ) -> AsciiJSON:
         """The delivery funnel: counts, delivery and read rates, latency percentiles."""
         funnel = runtime().caught_up().funnel
         with storage_errors("read the funnel"):
-            return _JSON([row.to_dict() for row in funnel.summary(by=by)])
+            return AsciiJSON([row.to_dict() for row in funnel.summary(by=by)])
 
     @app.get("/healthz", responses={200: {"model": dict[str, str]}})
-    async def healthz() -> _JSON:
+    async def healthz() -> AsciiJSON:
         """The process is up."""
-        return _JSON({"status": "ok"})
+        return AsciiJSON({"status": "ok"})
 
     @app.get("/readyz", responses={200: {"model": Readiness}, 503: {"model": Readiness}})
-    def readyz() -> _JSON:
+    def readyz() -> AsciiJSON:
         """The database answers and the writer runs; 503 otherwise."""
         current = running.get("runtime")
         problem = None
@@ -378,27 +349,23 @@ def create_app(settings: ServerSettings) -> FastAPI:
             "batches": writer.batches if writer else 0,
             "reports": writer.reports if writer else 0,
         }
-        return _JSON(answer, status_code=503 if problem else 200)
+        return AsciiJSON(answer, status_code=503 if problem else 200)
 
     if settings.benchmark_baseline:
-
-        @app.post(
-            BASELINE_PATH,
-            responses={200: {"model": dict[str, str]}, 401: _401, 413: _413},
-            openapi_extra=_body_docs("DeliveryStatusWebhook", settings, text=True),
-        )
-        async def baseline(request: Request) -> _JSON:
+        # For benchmarks/load.py only: not part of the API its users read.
+        @app.post(BASELINE_PATH, include_in_schema=False)
+        async def baseline(request: Request) -> AsciiJSON:
             """The webhook's body handling (size limit, signature) without the ledger; for benchmarks."""
             await signed_body(request)
-            return _JSON({"kind": "baseline"})
+            return AsciiJSON({"kind": "baseline"})
 
-    _document_bodies(app)
+    openapi.install(app, {"DeliveryStatusWebhook": WEBHOOK, "SentMessage": TypeAdapter(SentMessage)})
     return app
 
 
 async def _read_body(request: Request, limit: int) -> bytes:
     """The raw body, read no further than ``limit`` bytes whatever Content-Length claims."""
-    too_large = _HTTPError(413, "too_large", f"the body is over {limit} bytes")
+    too_large = _HTTPError("too_large", f"the body is over {limit} bytes")
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
         raise too_large
@@ -410,7 +377,7 @@ async def _read_body(request: Request, limit: int) -> bytes:
                 raise too_large
             chunks.append(chunk)
     except ClientDisconnect:
-        raise _HTTPError(400, "disconnected", "the client went away before the end of the body") from None
+        raise _HTTPError("disconnected", "the client went away before the end of the body") from None
     return b"".join(chunks)
 
 
@@ -419,10 +386,10 @@ def _check_signature(secret: str | None, request: Request, body: bytes) -> None:
         return
     given = request.headers.get(SIGNATURE_HEADER)
     if given is None:
-        raise _HTTPError(401, "unsigned", f"the {SIGNATURE_HEADER} header is missing")
+        raise _HTTPError("unsigned", f"the {SIGNATURE_HEADER} header is missing")
     # Starlette decodes header values as latin-1: encoding them back gives the bytes sent.
     if not hmac.compare_digest(given.encode("latin-1"), sign(secret, body).encode("ascii")):
-        raise _HTTPError(401, "bad_signature", f"the {SIGNATURE_HEADER} header does not match the body")
+        raise _HTTPError("bad_signature", f"the {SIGNATURE_HEADER} header does not match the body")
 
 
 def _token_check(token: str) -> Callable[..., Coroutine[Any, Any, None]]:
@@ -431,20 +398,14 @@ def _token_check(token: str) -> Callable[..., Coroutine[Any, Any, None]]:
     async def check(credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_BEARER)]) -> None:
         if credentials is None or not hmac.compare_digest(credentials.credentials.encode(), expected):
             headers = {"WWW-Authenticate": "Bearer"}
-            raise _HTTPError(401, "unauthorized", "these reads need 'Authorization: Bearer <token>'", headers)
+            raise _HTTPError("unauthorized", "these reads need 'Authorization: Bearer <token>'", headers)
 
     return check
 
 
-async def _problem_response(_: Request, error: Exception) -> Response:
+async def _refusal(_: Request, error: Exception) -> Response:
     assert isinstance(error, _HTTPError)
-    return _JSON({"error": error.error, "detail": error.detail}, status_code=error.status, headers=error.headers)
-
-
-async def _ledger_error_response(request: Request, error: Exception) -> Response:
-    status, code = next(((s, c) for kind, s, c in _ERRORS if isinstance(error, kind)), (500, "internal"))
-    headers = {"Retry-After": "5"} if status == 503 else None
-    return await _problem_response(request, _HTTPError(status, code, str(error), headers))
+    return problems.problem(error.code, error.detail, headers=error.headers)
 
 
 def _utc(moment: datetime | None) -> datetime | None:
@@ -463,40 +424,3 @@ def _is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
-
-
-def _body_docs(schema: str, settings: ServerSettings, *, text: bool = False) -> dict[str, Any]:
-    """The OpenAPI request body (read raw by the handler, so FastAPI cannot infer it) and signature."""
-    content: dict[str, Any] = {"application/json": {"schema": {"$ref": f"#/components/schemas/{schema}"}}}
-    if text:
-        content["text/plain"] = {"schema": {"type": "string", "description": "The same JSON document, as text."}}
-    docs: dict[str, Any] = {"requestBody": {"required": True, "content": content}}
-    if settings.secret is not None:
-        description = "base64(HMAC-SHA256(secret, raw body))"
-        docs["parameters"] = [
-            {"name": SIGNATURE_HEADER, "in": "header", "required": True, "schema": {"type": "string"}}
-            | {"description": description}
-        ]
-    return docs
-
-
-def _document_bodies(app: FastAPI) -> None:
-    """Add the request bodies' schemas to the OpenAPI document's components."""
-    schemas: dict[str, Any] = {}
-    for name, adapter in (("DeliveryStatusWebhook", WEBHOOK), ("SentMessage", TypeAdapter(SentMessage))):
-        schema = adapter.json_schema(ref_template="#/components/schemas/{model}")
-        schemas.update(schema.pop("$defs", {}))
-        schemas[name] = schema
-    schemas["DeliveryStatusWebhook"]["properties"]["timestamp"] = {
-        "anyOf": [{"type": "string", "pattern": "^[0-9]+$"}, {"type": "integer", "minimum": 0}],
-        "description": "Unix seconds, as a string (an integer is accepted too).",
-    }
-
-    def openapi() -> dict[str, Any]:
-        if app.openapi_schema is None:
-            document = get_openapi(title=app.title, version=app.version, description=__doc__, routes=app.routes)
-            document.setdefault("components", {}).setdefault("schemas", {}).update(schemas)
-            app.openapi_schema = document
-        return app.openapi_schema
-
-    app.openapi = openapi  # type: ignore[method-assign]

@@ -41,6 +41,7 @@ from ledger.server import SIGNATURE_HEADER, WEBHOOK_PATH, ServerSettings, create
 from ledger.simulate import Traffic
 from tests.faults import CuttableProxy
 from tests.integration.contract import OPTED_OUT, RECIPIENT, SENDER, webhook
+from tests.problems import assert_problem
 
 SECRET = "webhook-secret"
 TOKEN = "api-token"
@@ -176,11 +177,10 @@ class ServerContract:
     @pytest.mark.parametrize("body", [b"{not json", b'{"topic": "delivery_status"}', b"\xff\xfe not text"])
     def test_a_malformed_body_is_400_and_kept_byte_for_byte(self, server: Server, ledger: Ledger, body: bytes) -> None:
         response = server.post(WEBHOOK_PATH, body, **{"content-type": "text/plain"})
-        assert response.status_code == 400
-        assert response.json()["error"] == "invalid_payload"
-        assert response.json()["outcome"]["kind"] == "rejected"
+        problem = assert_problem(response, 400, "invalid_payload")
+        assert problem["outcome"]["kind"] == "rejected"
         [kept] = ledger.rejections()
-        assert (kept.kind, kept.raw, kept.reason) == ("malformed", body, response.json()["detail"])
+        assert (kept.kind, kept.raw, kept.reason) == ("malformed", body, problem["detail"])
 
     def test_a_missing_bad_or_altered_signature_is_401_and_nothing_is_stored(
         self, server: Server, ledger: Ledger
@@ -191,9 +191,9 @@ class ServerContract:
         unsigned = server.http.post(WEBHOOK_PATH, content=body)
         wrong = server.post(WEBHOOK_PATH, body, signature=sign("another secret", body))
         tampered = server.post(WEBHOOK_PATH, altered, signature=sign(SECRET, body))
-        assert [r.status_code for r in (unsigned, wrong, tampered)] == [401, 401, 401]
-        errors = [r.json()["error"] for r in (unsigned, wrong, tampered)]
-        assert errors == ["unsigned", "bad_signature", "bad_signature"]
+        assert_problem(unsigned, 401, "unsigned")
+        assert_problem(wrong, 401, "bad_signature")
+        assert_problem(tampered, 401, "bad_signature")
         for message_id in ("m-1", "m-2"):
             with pytest.raises(MessageNotFoundError):
                 ledger.message(message_id)
@@ -207,8 +207,8 @@ class ServerContract:
             WEBHOOK_PATH, content=iter(chunks), headers={SIGNATURE_HEADER: sign(SECRET, body)}
         )
         assert "content-length" not in streamed.request.headers
-        assert [declared.status_code, streamed.status_code] == [413, 413]
-        assert declared.json()["error"] == "too_large"
+        assert_problem(declared, 413, "too_large")
+        assert_problem(streamed, 413, "too_large")
         assert ledger.rejections() == []
 
     def test_the_send_api_answer_is_recorded_signed(self, server: Server) -> None:
@@ -217,17 +217,19 @@ class ServerContract:
         assert answer.status_code == 200
         assert (answer.json()["status"], answer.json()["campaign"]) == ("accepted", "fall")
         assert server.post("/messages/sent", json.dumps(sent).encode()).json() == answer.json()
-        assert server.post("/messages/sent", json.dumps(sent).encode(), signature="forged").status_code == 401
-        assert server.post("/messages/sent", b'{"id": "m-2"}').status_code == 400
+        assert_problem(
+            server.post("/messages/sent", json.dumps(sent).encode(), signature="forged"), 401, "bad_signature"
+        )
+        assert_problem(server.post("/messages/sent", b'{"id": "m-2"}'), 400, "invalid_request")
         other = json.dumps(sent | {"recipient": "+10000000000"}).encode()
-        assert server.post("/messages/sent", other).status_code == 409
+        assert_problem(server.post("/messages/sent", other), 409, "conflict")
 
     def test_reads_need_the_bearer_token(self, server: Server) -> None:
         server.report(webhook("m-1", Status.SENT))
         paths = ["/messages/m-1", "/messages/m-1/history", "/reports/failures", "/reports/summary"]
         for path in paths:
-            assert server.http.get(path).status_code == 401
-            assert server.http.get(path, headers={"Authorization": "Bearer wrong"}).status_code == 401
+            assert_problem(server.http.get(path), 401, "unauthorized")
+            assert_problem(server.http.get(path, headers={"Authorization": "Bearer wrong"}), 401, "unauthorized")
             assert server.get(path).status_code == 200
         assert server.http.get("/healthz").status_code == server.http.get("/readyz").status_code == 200
 
@@ -238,7 +240,7 @@ class ServerContract:
         assert server.get("/messages/m-1").json()["error"]["trace_id"] == OPTED_OUT.trace_id
         events = [entry["event"] for entry in server.get("/messages/m-1/history").json()]
         assert events == ["opened", "send_recorded", "stage_reported", "stage_reported"]
-        assert server.get("/messages/unknown").status_code == 404
+        assert_problem(server.get("/messages/unknown"), 404, "not_found")
         [group] = server.get("/reports/failures", by="code").json()
         assert (group["key"], group["count"], group["trace_ids"]) == (OPTED_OUT.code, 1, [OPTED_OUT.trace_id])
         [failure] = server.get("/reports/failures", details="true", since="2022-01-01T00:00:00").json()
@@ -279,8 +281,8 @@ class ServerContract:
         assert server.report(webhook("m-1", Status.SENT)).status_code == 200
         with outage():
             refused = server.report(webhook("m-1", Status.DELIVERED, 10))
-            assert refused.status_code == 503
-            assert (refused.json()["error"], refused.headers["retry-after"]) == ("unavailable", "5")
+            assert_problem(refused, 503, "unavailable")
+            assert refused.headers["retry-after"] == "5"
             if self.outage_stops_reads:
                 assert server.http.get("/readyz").status_code == 503
         poll(lambda: server.http.get("/readyz").status_code == 200, "the database to be back")

@@ -1,0 +1,145 @@
+"""The HTTP receiver's surface, in process and without a database: error answers are
+problem details, and the OpenAPI document is written for API users.
+
+The application's lifespan (which opens the ledgers) is not run: a handler that needs
+the ledger answers 503, and everything decided before it is answered as in production.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from ledger.problems import MEDIA_TYPE, install
+from ledger.server import (
+    BASELINE_PATH,
+    SIGNATURE_HEADER,
+    WEBHOOK_PATH,
+    ServerSettings,
+    create_app,
+    sign,
+)
+from tests.problems import assert_problem
+
+SECRET = "webhook-secret"
+TOKEN = "api-token"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+# Never opened: the lifespan does not run here.
+UNOPENED = "sqlite:///never-opened.db"
+
+
+def call(app: FastAPI, method: str, path: str, **kwargs: Any) -> httpx.Response:
+    """One request to ``app`` in process, its exceptions answered as a server would."""
+
+    async def request() -> httpx.Response:
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://receiver") as client:
+            return await client.request(method, path, **kwargs)
+
+    return asyncio.run(request())
+
+
+@pytest.fixture(scope="module")
+def receiver() -> FastAPI:
+    return create_app(ServerSettings(url=UNOPENED, secret=SECRET, api_token=TOKEN, benchmark_baseline=True))
+
+
+def test_an_unknown_route_is_a_404_problem_that_says_only_its_status(receiver: FastAPI) -> None:
+    body = assert_problem(call(receiver, "GET", "/nowhere"), 404, "no_route")
+    assert "/nowhere" in body["detail"]
+
+
+def test_a_wrong_method_is_a_405_problem_and_keeps_the_allow_header(receiver: FastAPI) -> None:
+    response = call(receiver, "DELETE", "/healthz")
+    assert_problem(response, 405, "method_not_allowed")
+    assert response.headers["allow"] == "GET"
+    assert_problem(call(receiver, "GET", WEBHOOK_PATH), 405, "method_not_allowed")
+
+
+@pytest.mark.parametrize(
+    ("query", "named"),
+    [("limit=0", "query.limit"), ("by=planet", "query.by"), ("since=yesterday", "query.since")],
+)
+def test_an_invalid_query_parameter_is_a_400_problem_naming_it(receiver: FastAPI, query: str, named: str) -> None:
+    body = assert_problem(call(receiver, "GET", f"/reports/failures?{query}", headers=AUTH), 400, "invalid_request")
+    assert body["detail"].startswith(f"{named}: ")
+
+
+def test_an_invalid_send_record_is_a_400_problem_naming_the_field(receiver: FastAPI) -> None:
+    body = b'{"id": "m-1"}'
+    response = call(receiver, "POST", "/messages/sent", content=body, headers={SIGNATURE_HEADER: sign(SECRET, body)})
+    assert assert_problem(response, 400, "invalid_request")["detail"].startswith("recipient: ")
+
+
+def test_signature_and_token_failures_are_401_problems(receiver: FastAPI) -> None:
+    body = b'{"id": "m-1", "recipient": "+15550000000"}'
+    unsigned = call(receiver, "POST", "/messages/sent", content=body)
+    forged = call(receiver, "POST", "/messages/sent", content=body, headers={SIGNATURE_HEADER: sign("other", body)})
+    assert_problem(unsigned, 401, "unsigned")
+    assert_problem(forged, 401, "bad_signature")
+    no_token = call(receiver, "GET", "/reports/summary")
+    assert_problem(no_token, 401, "unauthorized")
+    assert no_token.headers["www-authenticate"] == "Bearer"
+
+
+def test_a_body_over_the_limit_is_a_413_problem(receiver: FastAPI) -> None:
+    body = b"x" * (ServerSettings().max_body + 1)
+    response = call(receiver, "POST", "/messages/sent", content=body, headers={SIGNATURE_HEADER: sign(SECRET, body)})
+    assert_problem(response, 413, "too_large")
+
+
+def test_a_ledger_that_is_not_running_is_a_503_problem_with_retry_after(receiver: FastAPI) -> None:
+    response = call(receiver, "GET", "/messages/m-1", headers=AUTH)
+    assert_problem(response, 503, "unavailable")
+    assert response.headers["retry-after"] == "5"
+
+
+def test_an_unexpected_failure_is_a_500_problem_that_does_not_repeat_the_exception() -> None:
+    app = FastAPI()
+    install(app)
+
+    @app.get("/fails")
+    def fails() -> None:
+        raise RuntimeError("internal state +15550000000")
+
+    body = assert_problem(call(app, "GET", "/fails"), 500, "internal")
+    assert "+15550000000" not in body["detail"]
+
+
+def test_the_openapi_document_describes_the_api_for_its_users(receiver: FastAPI) -> None:
+    document = call(receiver, "GET", "/openapi.json").json()
+    description = document["info"]["description"]
+    for words in ("Authorization: Bearer", SIGNATURE_HEADER, "application/problem+json", "tag:delivery-ledger"):
+        assert words in description
+    # Written for API users: no module docstring, no internal design documents.
+    assert "DESIGN" not in description
+    assert ":mod:" not in description
+    assert BASELINE_PATH not in document["paths"]
+
+
+def test_every_documented_error_is_one_problem_model_as_problem_json(receiver: FastAPI) -> None:
+    document = call(receiver, "GET", "/openapi.json").json()
+    errors = 0
+    for path, operations in document["paths"].items():
+        for operation in operations.values():
+            assert "422" not in operation["responses"]
+            for status, answer in operation["responses"].items():
+                if int(status) < 400 or path == "/readyz":  # /readyz's 503 is its status report.
+                    continue
+                errors += 1
+                assert answer["content"] == {MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}}
+    assert errors >= 15
+    problem = document["components"]["schemas"]["Problem"]
+    assert problem["required"] == ["type", "title", "status", "detail", "error"]
+    assert "HTTPValidationError" not in document["components"]["schemas"]
+
+
+def test_the_hidden_baseline_route_still_serves_the_benchmark(receiver: FastAPI) -> None:
+    body = json.dumps({"topic": "delivery_status"}).encode()
+    response = call(receiver, "POST", BASELINE_PATH, content=body, headers={SIGNATURE_HEADER: sign(SECRET, body)})
+    assert (response.status_code, response.json()) == (200, {"kind": "baseline"})
