@@ -98,22 +98,28 @@ def sign(secret: str, body: bytes) -> str:
 
 
 def exposure_notes(settings: ServerSettings, host: str, *, insecure_public: bool = False) -> list[str]:
-    """What to tell the operator at start-up; ``ValueError`` when it would expose personal data.
+    """What to tell the operator at start-up; ``ValueError`` when it would expose the ledger.
 
-    Without an API token anyone who can connect reads phone numbers, so only a loopback
-    ``host`` is allowed, unless ``insecure_public`` says so.
+    Without an API token anyone who can connect reads phone numbers; without a webhook
+    secret anyone who can connect posts forged statuses.  So either is allowed on a
+    loopback ``host`` only, unless ``insecure_public`` says so: then a note says what it allowed.
     """
-    notes = []
+    # For each thing missing: its option, what is then open, and what anyone can then do.
+    missing = []
     if settings.api_token is None:
-        if not (host == "localhost" or _is_loopback(host) or insecure_public):
-            raise ValueError(
-                f"refusing to listen on {host} without an API token: the reads show phone numbers "
-                "(give --api-token, listen on 127.0.0.1, or pass --insecure-public)"
-            )
-        notes.append("reads need no token (no --api-token): anyone who can connect can read them")
+        missing.append(("an API token", "--api-token", "reads need no token", "read phone numbers"))
     if settings.secret is None:
-        notes.append("webhook signatures are not checked (no --secret): anyone who can connect can post reports")
-    return notes
+        missing.append(("a webhook secret", "--secret", "webhook signatures are not checked", "post forged statuses"))
+    loopback = host == "localhost" or _is_loopback(host)
+    if missing and not (loopback or insecure_public):
+        things = " or ".join(f"{thing} ({option})" for thing, option, _, _ in missing)
+        risks = " and ".join(risk for *_, risk in missing)
+        raise ValueError(
+            f"refusing to listen on {host} without {things}: anyone who can connect could {risks} "
+            f"(set {'them' if len(missing) > 1 else 'it'}, listen on 127.0.0.1, or pass --insecure-public)"
+        )
+    where = "" if loopback else f" on {host}, allowed by --insecure-public"
+    return [f"{state} (no {option}){where}: anyone who can connect can {risk}" for _, option, state, risk in missing]
 
 
 def run(settings: ServerSettings, *, host: str, port: int, access_log: bool = True) -> None:

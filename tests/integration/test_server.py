@@ -422,7 +422,8 @@ def test_the_writer_stores_what_is_queued_before_it_closes_then_refuses(writer: 
 @pytest.mark.parametrize(
     ("args", "words"),
     [
-        (["--host", "0.0.0.0"], "without an API token"),
+        (["--host", "0.0.0.0", "--secret", SECRET], "without an API token"),
+        (["--host", "0.0.0.0", "--api-token", TOKEN], "without a webhook secret"),
         (["--db", "sqlite://"], "in-memory database"),
         (["--webhook-path", "hooks"], "must start with '/'"),
     ],
@@ -431,9 +432,26 @@ def test_serve_refuses_settings_that_expose_or_lose_data(
     args: list[str], words: str, sqlite_database: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("LEDGER_API_TOKEN", raising=False)
+    monkeypatch.delenv("LEDGER_WEBHOOK_SECRET", raising=False)
     result = CliRunner().invoke(cli, ["serve", "--db", sqlite_database, *args], catch_exceptions=False)
     assert result.exit_code == 2
     assert words in result.output
+
+
+def test_insecure_public_serves_without_token_or_secret_and_says_so_once_each(
+    sqlite_database: str, tmp_path: Path
+) -> None:
+    log = tmp_path / "server.log"
+    # Empty options override the variables serving() sets: no token, no secret.
+    args = ("--host", "0.0.0.0", "--insecure-public", "--secret", "", "--api-token", "")
+    with serving(sqlite_database, log, *args) as server:
+        unsigned = server.http.post(WEBHOOK_PATH, content=body_of(webhook("m-1", Status.SENT)))
+        read = server.http.get("/messages/m-1")  # No Authorization header.
+    assert (unsigned.status_code, unsigned.json()["kind"]) == (200, "applied")
+    assert (read.status_code, read.json()["status"]) == (200, "sent")
+    notes = [line for line in log.read_text().splitlines() if line.startswith("note:")]
+    assert len(notes) == 2
+    assert all("allowed by --insecure-public" in note for note in notes)
 
 
 @pytest.fixture

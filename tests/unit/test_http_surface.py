@@ -1,5 +1,6 @@
 """The HTTP receiver's surface, in process and without a database: error answers are
-problem details, and the OpenAPI document is written for API users.
+problem details, the OpenAPI document is written for API users, and ``ledger serve``
+refuses to expose a ledger by default.
 
 The application's lifespan (which opens the ledgers) is not run: a handler that needs
 the ledger answers 503, and everything decided before it is answered as in production.
@@ -14,7 +15,9 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
+from typer.testing import CliRunner
 
+from ledger.cli import app as cli
 from ledger.problems import MEDIA_TYPE, install
 from ledger.server import (
     BASELINE_PATH,
@@ -22,6 +25,7 @@ from ledger.server import (
     WEBHOOK_PATH,
     ServerSettings,
     create_app,
+    exposure_notes,
     sign,
 )
 from tests.problems import assert_problem
@@ -143,3 +147,40 @@ def test_the_hidden_baseline_route_still_serves_the_benchmark(receiver: FastAPI)
     body = json.dumps({"topic": "delivery_status"}).encode()
     response = call(receiver, "POST", BASELINE_PATH, content=body, headers={SIGNATURE_HEADER: sign(SECRET, body)})
     assert (response.status_code, response.json()) == (200, {"kind": "baseline"})
+
+
+def test_serve_help_does_not_offer_the_benchmark_option() -> None:
+    result = CliRunner().invoke(cli, ["serve", "--help"], terminal_width=200)
+    assert result.exit_code == 0
+    assert "--insecure-public" in result.output
+    assert "benchmark" not in result.output.lower()
+
+
+@pytest.mark.parametrize(
+    ("token", "secret", "missing"),
+    [
+        (None, None, "without an API token (--api-token) or a webhook secret (--secret)"),
+        (TOKEN, None, "without a webhook secret (--secret): anyone who can connect could post forged statuses"),
+        (None, SECRET, "without an API token (--api-token): anyone who can connect could read phone numbers"),
+    ],
+)
+def test_a_public_address_needs_both_a_token_and_a_secret(token: str | None, secret: str | None, missing: str) -> None:
+    settings = ServerSettings(url=UNOPENED, api_token=token, secret=secret)
+    for host in ("0.0.0.0", "192.0.2.1", "::"):
+        with pytest.raises(ValueError, match="refusing to listen") as refused:
+            exposure_notes(settings, host)
+        assert missing in str(refused.value)
+    assert exposure_notes(ServerSettings(url=UNOPENED, api_token=TOKEN, secret=SECRET), "0.0.0.0") == []
+
+
+def test_the_override_notes_each_thing_it_allowed_and_loopback_notes_them_too() -> None:
+    settings = ServerSettings(url=UNOPENED)
+    overridden = exposure_notes(settings, "0.0.0.0", insecure_public=True)
+    assert len(overridden) == 2
+    assert all("allowed by --insecure-public" in note for note in overridden)
+    assert "read phone numbers" in overridden[0]
+    assert "post forged statuses" in overridden[1]
+    for host in ("127.0.0.1", "localhost", "::1"):
+        local = exposure_notes(settings, host)
+        assert len(local) == 2
+        assert not any("--insecure-public" in note for note in local)
