@@ -490,11 +490,14 @@ def serve(
     # For benchmarks/load.py: a route that skips the database, not for operators.
     benchmark_baseline: Annotated[bool, typer.Option("--benchmark-baseline", hidden=True)] = False,
 ) -> None:
-    """Receive Connectly webhooks over HTTP and serve JSON reads (needs the `server` extra)."""
+    """Receive Connectly webhooks over HTTP and serve JSON reads (needs the `server` extra).
+
+    Exit status 3 when the database cannot be opened, 4 when the address cannot be listened on.
+    """
     try:
         from ledger import server
     except ImportError as error:
-        fail(f"{error}; install the server extra: pip install 'delivery-ledger[server]'", 2)
+        fail(f"{error}; install the server extra: pip install 'delivery-ledger[server]'", ExitStatus.USAGE)
     with clear_errors():
         settings = server.ServerSettings(
             url=db,
@@ -504,11 +507,20 @@ def serve(
             benchmark_baseline=benchmark_baseline,
         )
         notes = server.exposure_notes(settings, host, insecure_public=insecure_public)
-        where = f"POST {webhook_path} on http://{host}:{port}, database {settings.display_url}"
-        err.print(f"[bold]serve:[/] {where}", highlight=False, soft_wrap=True)
-        for note in notes:
-            err.print(f"[bold yellow]note:[/] {note}", highlight=False, soft_wrap=True)
-        server.run(settings, host=host, port=port, access_log=access_log)
+        try:
+            listener = server.listen(host, port)
+        except OSError as error:
+            fail(f"cannot listen on {host}:{port}: {error.strerror or error}", ExitStatus.CANNOT_LISTEN)
+
+        def announce() -> None:  # Once the database is open: a failure before is one line alone.
+            bound = listener.getsockname()[1]  # The port the OS chose, for --port 0.
+            where = f"POST {webhook_path} on http://{host}:{bound}, database {settings.display_url}"
+            err.print(render.line("serve:", "bold", where), highlight=False, soft_wrap=True)
+            for note in notes:
+                err.print(render.line("note:", "bold yellow", note), highlight=False, soft_wrap=True)
+
+        with listener:
+            server.run(settings, listener, access_log=access_log, announce=announce)
 
 
 @app.command()

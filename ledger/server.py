@@ -22,6 +22,7 @@ import hashlib
 import hmac
 import ipaddress
 import os
+import socket
 import threading
 from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
@@ -122,9 +123,48 @@ def exposure_notes(settings: ServerSettings, host: str, *, insecure_public: bool
     return [f"{state} (no {option}){where}: anyone who can connect can {risk}" for _, option, state, risk in missing]
 
 
-def run(settings: ServerSettings, *, host: str, port: int, access_log: bool = True) -> None:
-    """Serve until SIGINT or SIGTERM; then requests in flight finish and the writer drains."""
-    uvicorn.run(create_app(settings), host=host, port=port, access_log=access_log, server_header=False)
+def listen(host: str, port: int) -> socket.socket:
+    """A socket bound to ``host``:``port`` and listening; ``OSError`` when the OS refuses.
+
+    (The address is in use, is not this machine's, or needs privileges; ``host`` is unknown.)
+    """
+    found = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    # A name with both (localhost) is served on IPv4, which every client tries.
+    family, kind, protocol, _, address = min(found, key=lambda entry: entry[0] != socket.AF_INET)
+    listener = socket.socket(family, kind, protocol)
+    try:
+        # As uvicorn does: a port left in TIME_WAIT by the last run can be bound again at once.
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(address)
+        listener.listen(2048)
+    except BaseException:
+        listener.close()
+        raise
+    return listener
+
+
+def run(
+    settings: ServerSettings,
+    listener: socket.socket,
+    *,
+    access_log: bool = True,
+    announce: Callable[[], object] | None = None,
+) -> None:
+    """Open the ledgers, ``announce()``, then serve on ``listener`` until SIGINT or SIGTERM.
+
+    A database that cannot be opened raises :class:`StorageError` before anything is served
+    (not a traceback from the application's start-up).  On SIGINT or SIGTERM, requests in
+    flight finish and the writer drains.
+    """
+    runtime = _Runtime(settings)
+    try:
+        app = _application(settings, runtime)
+        config = uvicorn.Config(app, access_log=access_log, server_header=False)
+        if announce is not None:
+            announce()
+        uvicorn.Server(config).run(sockets=[listener])
+    finally:
+        runtime.close()  # Closed by the lifespan already, unless uvicorn failed before it.
 
 
 # What the schema can say about identifiers; the ledger also refuses blank text and
@@ -182,6 +222,7 @@ class _Runtime:
             self.reader.close()
             raise
         self._catching_up = threading.Lock()
+        self._closed = False
         self.writer.start()
 
     def caught_up(self) -> Projections:
@@ -196,6 +237,10 @@ class _Runtime:
         raise StorageError("the views are busy with another runner")
 
     def close(self) -> None:
+        """Drain the writer and close the ledgers; again, nothing happens."""
+        if self._closed:
+            return
+        self._closed = True
         self.writer.close()
         self.views.close()
 
@@ -208,11 +253,16 @@ _QUERY_ERRORS = problems.responses("invalid_request", "unauthorized", "unavailab
 
 def create_app(settings: ServerSettings) -> FastAPI:
     """The receiver as an ASGI application; its ledgers open and close with the lifespan."""
+    return _application(settings, None)
+
+
+def _application(settings: ServerSettings, opened: _Runtime | None) -> FastAPI:
+    """The application; its lifespan runs ``opened`` (else ledgers it opens) and closes it."""
     running: dict[str, _Runtime] = {}
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        running["runtime"] = await asyncio.to_thread(_Runtime, settings)
+        running["runtime"] = await asyncio.to_thread(_Runtime, settings) if opened is None else opened
         # What is loaded by now (modules, SQLAlchemy, pydantic) lives as long as the process:
         # keep it out of the cyclic collector's full collections, which otherwise stop every
         # request in flight for 60-80 ms (measured under load).

@@ -438,6 +438,40 @@ def test_serve_refuses_settings_that_expose_or_lose_data(
     assert words in result.output
 
 
+def serve_until_it_exits(*args: str) -> subprocess.CompletedProcess[str]:
+    """``ledger serve`` expected to stop by itself (refused start-up), with no token or secret set."""
+    command = [sys.executable, "-m", "ledger.cli", "serve", "--no-access-log", *args]
+    env = {k: v for k, v in os.environ.items() if k not in ("LEDGER_WEBHOOK_SECRET", "LEDGER_API_TOKEN")}
+    return subprocess.run(command, capture_output=True, text=True, env=env, timeout=120, check=False)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "sqlite:///{tmp}/no-such-directory/ledger.db",
+        "postgresql+psycopg://ledger@127.0.0.1:{closed}/ledger",  # Nothing listens on that port.
+    ],
+)
+def test_serve_with_a_database_it_cannot_open_exits_3_with_one_line(url: str, tmp_path: Path) -> None:
+    database = url.format(tmp=tmp_path, closed=free_port())
+    ended = serve_until_it_exits("--db", database, "--port", str(free_port()))
+    assert ended.returncode == 3, ended.stderr
+    [line] = ended.stderr.splitlines()
+    assert line.startswith("error: could not open the ledger: ")
+    assert ended.stdout == ""
+
+
+def test_serve_on_a_port_in_use_exits_4_with_one_line_and_opens_no_database(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        ended = serve_until_it_exits("--db", f"sqlite:///{tmp_path / 'ledger.db'}", "--port", str(port))
+    assert ended.returncode == 4, ended.stderr
+    assert ended.stderr.splitlines() == [f"error: cannot listen on 127.0.0.1:{port}: Address already in use"]
+    assert not (tmp_path / "ledger.db").exists()
+
+
 def test_insecure_public_serves_without_token_or_secret_and_says_so_once_each(
     sqlite_database: str, tmp_path: Path
 ) -> None:

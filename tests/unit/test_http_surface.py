@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sys
 from typing import Any
 
 import httpx
@@ -17,6 +18,7 @@ import pytest
 from fastapi import FastAPI
 from typer.testing import CliRunner
 
+import ledger
 from ledger.cli import app as cli
 from ledger.problems import MEDIA_TYPE, install
 from ledger.server import (
@@ -184,3 +186,13 @@ def test_the_override_notes_each_thing_it_allowed_and_loopback_notes_them_too() 
         local = exposure_notes(settings, host)
         assert len(local) == 2
         assert not any("--insecure-public" in note for note in local)
+
+
+def test_without_the_server_extra_serve_says_what_to_install_with_its_brackets(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setitem(sys.modules, "ledger.server", None)  # type: ignore[arg-type]
+    monkeypatch.delattr(ledger, "server", raising=False)
+    result = CliRunner().invoke(cli, ["serve"], terminal_width=200)
+    assert result.exit_code == 2
+    assert "pip install 'delivery-ledger[server]'" in result.output
