@@ -24,7 +24,7 @@ from eventsourcing.persistence import (
 from eventsourcing_sqlalchemy.factory import SQLAlchemyFactory
 from sqlalchemy.engine import Engine, make_url
 
-import ledger.persistence
+import ledger.persistence.records
 from ledger import Ledger, Message, MessageNotFoundError, MessageView, Status, StorageError, message_uuid
 from ledger import rejections as rejection_store
 from ledger.connectly import delivery_status_payload, parse_delivery_status
@@ -249,8 +249,8 @@ def test_a_ledgers_mapper_decodes_with_eventsourcings_mapper() -> None:
 def test_a_ledgers_records_are_eventsourcings(directly: bool, monkeypatch: pytest.MonkeyPatch) -> None:
     # LedgerMapper and LedgerEventStore fill in StoredEvent, Notification and Recording
     # without their constructors: the objects must be the constructors', fields in order.
-    assert ledger.persistence._BUILD_RECORDS_DIRECTLY  # eventsourcing still declares the fields we fill in
-    monkeypatch.setattr(ledger.persistence, "_BUILD_RECORDS_DIRECTLY", directly)
+    assert ledger.persistence.records._BUILD_RECORDS_DIRECTLY  # eventsourcing still declares the fields we fill in
+    monkeypatch.setattr(ledger.persistence.records, "_BUILD_RECORDS_DIRECTLY", directly)
     with Ledger.open("sqlite://") as app:
         assert isinstance(app.mapper, LedgerMapper)
         assert isinstance(app.events, LedgerEventStore)
