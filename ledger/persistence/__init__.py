@@ -15,8 +15,8 @@ in bulk differs.  As eventsourcing lays out its own persistence, one module per 
   takes ``LOCK TABLE ... IN EXCLUSIVE MODE`` first (so notification ids commit in
   order) and still sends ``NOTIFY``.
 - :mod:`~ledger.persistence.factory`: :class:`LedgerFactory`, the infrastructure factory
-  that picks the recorder by the engine's dialect and tunes the engine
-  (:data:`SQLITE_PRAGMAS` on SQLite, a test of each pooled connection on a server).
+  that picks the recorder by the engine's dialect, and :class:`LedgerDatastore`, which
+  tunes the engine (:data:`SQLITE_PRAGMAS` on SQLite, ``pool_pre_ping`` on a server).
 - :mod:`~ledger.persistence.records`: :class:`LedgerMapper` and
   :class:`LedgerEventStore`, building eventsourcing's records without their constructors.
 - :mod:`~ledger.persistence.transcoder`: :class:`LedgerTranscoder`, eventsourcing's JSON
@@ -32,7 +32,7 @@ topics resolve here.
 from __future__ import annotations
 
 from ledger.persistence.cache import MessageCache
-from ledger.persistence.factory import LedgerFactory
+from ledger.persistence.factory import LedgerDatastore, LedgerFactory
 from ledger.persistence.postgres import PostgreSQLLedgerRecorder
 from ledger.persistence.recorders import MAX_IDS_PER_SELECT, LedgerRecorder
 from ledger.persistence.records import LedgerEventStore, LedgerMapper
@@ -42,6 +42,7 @@ from ledger.persistence.transcoder import LedgerTranscoder
 __all__ = [
     "MAX_IDS_PER_SELECT",
     "SQLITE_PRAGMAS",
+    "LedgerDatastore",
     "LedgerEventStore",
     "LedgerFactory",
     "LedgerMapper",

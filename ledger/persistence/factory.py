@@ -1,4 +1,4 @@
-"""The ledger's infrastructure factory: the recorder of its database, and a tuned engine.
+"""The ledger's infrastructure factory: a tuned engine, and the recorder of its database.
 
 Named by the ledger's environment (``PERSISTENCE_MODULE``), as eventsourcing expects.
 """
@@ -10,14 +10,34 @@ from typing import Any, ClassVar
 
 from eventsourcing.persistence import AggregateRecorder, EventStore, Mapper
 from eventsourcing.utils import Environment
+from eventsourcing_sqlalchemy.datastore import SQLAlchemyDatastore
 from eventsourcing_sqlalchemy.factory import SQLAlchemyFactory
 from sqlalchemy import event
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Engine, make_url
 
 from ledger.persistence.postgres import PostgreSQLLedgerRecorder
 from ledger.persistence.recorders import LedgerRecorder
 from ledger.persistence.records import LedgerEventStore
 from ledger.persistence.sqlite import SQLiteLedgerRecorder, tune_sqlite_connection
+
+
+class LedgerDatastore(SQLAlchemyDatastore):
+    """``SQLAlchemyDatastore``, its engine tuned for the ledger's database.
+
+    On a server, each pooled connection is tested as it is checked out (SQLAlchemy's
+    ``pool_pre_ping`` engine argument): after a database restart the pool holds dead
+    connections, and the first call after it would fail instead of working.  A SQLite
+    connection has no server to lose, and a test per checkout would cost on every call.
+    On SQLite, each connection's caches are sized for an event store (see
+    :data:`~ledger.persistence.sqlite.SQLITE_PRAGMAS`).
+    """
+
+    def __init__(self, *, url: str | None = None, **kwargs: Any) -> None:
+        if url and make_url(url).get_backend_name() != "sqlite":
+            kwargs.setdefault("pool_pre_ping", True)  # passed on to create_engine()
+        super().__init__(url=url, **kwargs)
+        if isinstance(self.engine, Engine) and self.engine.dialect.name == "sqlite":
+            event.listen(self.engine, "connect", tune_sqlite_connection)
 
 
 class LedgerFactory(SQLAlchemyFactory):
@@ -27,6 +47,7 @@ class LedgerFactory(SQLAlchemyFactory):
     as eventsourcing has one module (and recorder) per database.
     """
 
+    datastore_class = LedgerDatastore
     #: The ledger's recorder for each database it runs on, by SQLAlchemy dialect name.
     recorders: ClassVar[Mapping[str, type[LedgerRecorder]]] = {
         "postgresql": PostgreSQLLedgerRecorder,
@@ -44,13 +65,6 @@ class LedgerFactory(SQLAlchemyFactory):
         if dialect not in self.recorders:
             raise ValueError(f"unsupported database {dialect!r}: the ledger runs on SQLite and PostgreSQL")
         self.application_recorder_class = self.recorders[dialect]
-        if isinstance(engine, Engine) and dialect == "sqlite":
-            event.listen(engine, "connect", tune_sqlite_connection)
-        elif isinstance(engine, Engine):
-            # After a database restart the pool holds dead connections: test each one as it
-            # is checked out, so the first call after the restart works instead of failing.
-            # (The datastore builds the engine without a way to pass ``pool_pre_ping``.)
-            engine.pool._pre_ping = True
 
     def event_store(
         self, mapper: Mapper[Any] | None = None, recorder: AggregateRecorder | None = None
