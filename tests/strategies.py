@@ -98,3 +98,57 @@ def hostile_payloads(draw: st.DrawFn) -> Any:
     base["statusUpdate"]["error"]["details"] = {"_type_": "uuid_hex", "_data_": draw(st.text(max_size=10))}
     base["statusUpdate"]["error"]["message"] = "\x00" + "x" * draw(st.integers(min_value=0, max_value=5000))
     return base
+
+
+#: Fragments that would steer a terminal or Rich if printed as they are: markup and its
+#: escapes, ANSI (7-bit and C1 CSI) and OSC sequences, bidirectional overrides, line
+#: breaks, NUL, lone surrogates (undecodable bytes), emoji codes and format strings.
+NASTY_FRAGMENTS = [
+    "[/bold]",
+    "[red]",
+    "\\[red]",
+    "[link=file:///etc/passwd]x[/link]",
+    "\x1b[31m",
+    "\x1b[2J",
+    "\x1b]8;;https://example.com\x07",
+    "\x9b31m",
+    "\x85",
+    "\u202e",
+    "\u2066",
+    "\u200f",
+    "\u2028",
+    "\r",
+    "\n",
+    "\t",
+    "\x00",
+    "\x7f",
+    "\ud800",
+    "\udcff",
+    ":smile:",
+    "%s{0}",
+]
+
+hostile_texts = st.one_of(
+    st.lists(st.sampled_from(NASTY_FRAGMENTS) | st.text(max_size=6), min_size=1, max_size=6).map("".join),
+    st.text(min_size=1, max_size=40),
+    st.builds(lambda fragment, n: fragment * n, st.sampled_from(NASTY_FRAGMENTS), st.integers(300, 3000)),
+)
+
+
+@st.composite
+def hostile_reports(draw: st.DrawFn) -> dict[str, Any]:
+    """Well-formed reports whose stored text (id, campaign, error fields) is hostile."""
+    stage = draw(st.sampled_from([Status.SENT, Status.DELIVERED, Status.FAILED]))
+    error = DeliveryError(
+        code=draw(hostile_texts),
+        type=draw(hostile_texts),
+        message=draw(hostile_texts),
+        trace_id=draw(hostile_texts),
+    )
+    return delivery_status_payload(
+        draw(hostile_texts),
+        stage,
+        timestamp=draw(st.integers(min_value=0, max_value=2**33)),
+        error=error if stage is Status.FAILED else None,
+        campaign=draw(hostile_texts),
+    )
