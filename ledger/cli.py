@@ -46,7 +46,7 @@ from ledger.application import Ledger, Payload
 from ledger.cli_input import parse_time, read_payloads
 from ledger.errors import LedgerError, LedgerNotFoundError, MessageNotFoundError, StorageError
 from ledger.simulate import Traffic
-from ledger.sql import DEFAULT_URL, normalise_url
+from ledger.urls import database_url
 from ledger.views import IngestOutcome
 from projections import GROUP_BY, Failure, FailureGroup, Projections
 from projections.runner import Progress as RunnerProgress
@@ -530,7 +530,7 @@ def keygen() -> None:
 
 
 def _delete_sqlite_file(db: str | None) -> None:
-    url = normalise_url(db or os.environ.get("LEDGER_DATABASE_URL") or DEFAULT_URL)
+    url = database_url(db)
     prefix = "sqlite:///"
     if not url.startswith(prefix) or url == prefix or ":memory:" in url:
         raise ValueError("--fresh only deletes SQLite files; give --db sqlite:///FILE")

@@ -21,7 +21,6 @@ import gc
 import hashlib
 import hmac
 import ipaddress
-import os
 import socket
 import threading
 from collections.abc import AsyncIterator, Callable, Coroutine
@@ -44,8 +43,9 @@ from ledger.batching import GroupCommitWriter
 from ledger.connectly import MAX_ID_LENGTH, MAX_PAYLOAD_BYTES, WEBHOOK
 from ledger.errors import StorageError
 from ledger.problems import AsciiJSON
-from ledger.sql import DEFAULT_URL, normalise_url, storage_errors
+from ledger.sql import storage_errors
 from ledger.status import Outcome
+from ledger.urls import database_url
 from ledger.views import HistoryEntry, IngestOutcome, MessageView
 from projections import Failure, FailureGroup, FunnelRow, ProjectionConflictError, Projections
 from projections.failure_report import GroupBy
@@ -85,7 +85,7 @@ class ServerSettings:
     @property
     def database_url(self) -> str:
         """The URL the ledger opens."""
-        return normalise_url(self.url or os.environ.get("LEDGER_DATABASE_URL") or DEFAULT_URL)
+        return database_url(self.url)
 
     @property
     def display_url(self) -> str:
