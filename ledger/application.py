@@ -399,7 +399,9 @@ class Ledger(Application[UUID]):
         for (payload, at), item in zip(received, parsed, strict=True):
             if isinstance(item, InvalidPayloadError):
                 reason = f"invalid payload: {item}"
-                outcomes.append(IngestOutcome(Outcome.REJECTED, _message_id_hint(payload), None, reason))
+                outcomes.append(
+                    IngestOutcome(Outcome.REJECTED, _message_id_hint(payload), None, reason, malformed=True)
+                )
                 refused.append(NewRejection(at, "malformed", _message_id_hint(payload), reason, _raw_bytes(payload)))
                 continue
             message = messages.get(item.message_id)

@@ -21,13 +21,18 @@ class IngestOutcome:
     """What one report did: ``kind`` is applied, late, duplicate or rejected.
 
     ``status`` is the message's status after the report (``None`` when the input named
-    no usable message); ``reason`` says why a report was rejected.
+    no usable message); ``reason`` says why a report was rejected.  ``malformed`` is
+    true when the input was not a usable delivery_status report at all (a body that
+    does not parse, or parses to something else): it is ``rejected`` and kept in the
+    rejection store as ``malformed``; a receiver answers it as a bad request, where a
+    contradiction is a well-formed report that a retry cannot fix.
     """
 
     kind: Outcome
     message_id: str | None
     status: Status | None
     reason: str | None = None
+    malformed: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready fields."""
@@ -36,6 +41,7 @@ class IngestOutcome:
             "message_id": self.message_id,
             "status": None if self.status is None else self.status.value,
             "reason": self.reason,
+            "malformed": self.malformed,
         }
 
 

@@ -95,7 +95,7 @@ class LedgerContract:
     def test_a_contradiction_is_rejected_kept_in_history_and_in_the_rejection_store(self, ledger: Ledger) -> None:
         ledger.ingest(webhook("m-1", Status.READ, 30))
         outcome = ledger.ingest(webhook("m-1", Status.FAILED, 40, error=OPTED_OUT))
-        assert (outcome.kind, outcome.status) == (Outcome.REJECTED, Status.READ)
+        assert (outcome.kind, outcome.status, outcome.malformed) == (Outcome.REJECTED, Status.READ, False)
         assert outcome.reason is not None
         assert "is read; a failed report contradicts it" in outcome.reason
         assert ledger.message("m-1").status is Status.READ
@@ -123,9 +123,10 @@ class LedgerContract:
         body = b'{"topic": "delivery_status", "statusUpdate": {"id": "m-7", "status": "lost"}}'
         for payload in (body, b"\xff\x00 not json", "[]", {"topic": "delivery_status"}):
             outcome = ledger.ingest(payload)
-            assert outcome.kind is Outcome.REJECTED
+            assert (outcome.kind, outcome.malformed) == (Outcome.REJECTED, True)
             assert outcome.reason is not None
             assert outcome.reason.startswith("invalid payload: ")
+            assert outcome.to_dict()["malformed"] is True
         stored = ledger.rejections()
         assert [r.kind for r in stored] == ["malformed"] * 4
         assert stored[0].raw == body

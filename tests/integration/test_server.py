@@ -157,7 +157,13 @@ class ServerContract:
     ) -> None:
         first = server.report(webhook("m-1", Status.DELIVERED, 10), **{"content-type": content_type})
         assert first.status_code == 200
-        assert first.json() == {"kind": "applied", "message_id": "m-1", "status": "delivered", "reason": None}
+        assert first.json() == {
+            "kind": "applied",
+            "message_id": "m-1",
+            "status": "delivered",
+            "reason": None,
+            "malformed": False,
+        }
         retry = server.report(webhook("m-1", Status.DELIVERED, 10), **{"content-type": content_type})
         assert (retry.status_code, retry.json()["kind"]) == (200, "duplicate")
         assert ledger.message("m-1").status is Status.DELIVERED
