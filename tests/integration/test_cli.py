@@ -17,8 +17,9 @@ import sqlalchemy
 import typer
 from typer.testing import CliRunner
 
-from ledger import Ledger, Status, cli
+from ledger import Ledger, Status
 from ledger.cli import app
+from ledger.cli.errors import fail
 from ledger.connectly import delivery_status_payload
 from tests.integration.contract import OPTED_OUT, T0
 
@@ -237,7 +238,7 @@ def test_control_characters_are_escaped_in_tables_json_and_csv(db: str) -> None:
 
 def test_a_failing_hint_keeps_its_brackets(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(typer.Exit):
-        cli.fail("install the server extra: pip install 'delivery-ledger[server]'", 2)
+        fail("install the server extra: pip install 'delivery-ledger[server]'", 2)
     assert capsys.readouterr().err == "error: install the server extra: pip install 'delivery-ledger[server]'\n"
 
 

@@ -18,6 +18,7 @@ from rich.console import Console
 from typer.testing import CliRunner
 
 from ledger import Ledger, cli
+from ledger.cli import console
 from projections import GROUP_BY
 from tests.strategies import hostile_payloads, hostile_reports, hostile_texts
 
@@ -41,8 +42,8 @@ def url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     with pytest.MonkeyPatch.context() as patch:
         # An environment that forces colour (FORCE_COLOR) would add the command's own
         # escape sequences, which are not what this test looks for.
-        patch.setattr(cli, "out", Console(width=132, force_terminal=False, no_color=True))
-        patch.setattr(cli, "err", Console(stderr=True, force_terminal=False, no_color=True))
+        patch.setattr(console, "out", Console(width=132, force_terminal=False, no_color=True))
+        patch.setattr(console, "err", Console(stderr=True, force_terminal=False, no_color=True))
         yield url
 
 

@@ -10,7 +10,7 @@ import unicodedata
 import pytest
 from rich.console import Console
 
-from ledger.cli_render import LiteralTable, print_csv, print_json, printable
+from ledger.cli.render import LiteralTable, print_csv, print_json, printable
 
 STEERING = [
     *map(chr, range(0x20)),

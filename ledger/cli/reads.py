@@ -1,0 +1,118 @@
+"""The commands that read: ``status``, ``history``, ``failures``, ``summary``, ``rejections``.
+
+None of them creates a database; the read models are caught up first, so what they show
+is never stale.
+"""
+
+from __future__ import annotations
+
+from dataclasses import fields
+from typing import Annotated
+
+import typer
+
+from ledger.application import Ledger
+from ledger.cli import console, render
+from ledger.cli.errors import ExitStatus, clear_errors, fail
+from ledger.cli.input import parse_time
+from ledger.cli.options import AsJson, Db
+from projections import GROUP_BY, Failure, FailureGroup, Projections
+
+#: The largest ``--limit``: a database's LIMIT is a signed 64-bit integer.
+MAX_LIMIT = 2**63 - 1
+
+
+def caught_up(db: str | None) -> Projections:
+    """The projections of an existing ledger, caught up first so what a read command shows is never stale."""
+    views = Projections.open(db, create=False)
+    with console.progress_bar(transient=True) as progress:
+        behind = max(0, views.head() - min(views.positions().values()))
+        task = progress.add_task("updating views", total=behind, rate="")
+        views.catch_up(on_progress=lambda p: progress.update(task, completed=p.processed))
+    return views
+
+
+def status(message_id: str, db: Db = None, as_json: AsJson = False) -> None:
+    """Show where a message stands."""
+    with clear_errors(), Ledger.open(db, create=False) as ledger:
+        view = ledger.message(message_id)
+    if as_json:
+        render.print_json(view.to_dict())
+    else:
+        render.show(console.out, render.message_table(view))
+
+
+def history(message_id: str, db: Db = None, as_json: AsJson = False) -> None:
+    """Show a message's audit trail: what arrived, when, and what it did."""
+    with clear_errors(), Ledger.open(db, create=False) as ledger:
+        entries = ledger.history(message_id)
+    if as_json:
+        render.print_json([entry.to_dict() for entry in entries])
+    else:
+        render.show(console.out, render.history_table(message_id, entries))
+
+
+def failures(
+    since: Annotated[str | None, typer.Option(help="From this time (ISO-8601, inclusive).")] = None,
+    until: Annotated[str | None, typer.Option(help="Until this time (ISO-8601, exclusive).")] = None,
+    by: Annotated[str, typer.Option(help=f"Group by {' | '.join(GROUP_BY)}.")] = "code",
+    details: Annotated[bool, typer.Option("--details", help="List each failure instead of groups.")] = False,
+    db: Db = None,
+    as_json: AsJson = False,
+    as_csv: Annotated[bool, typer.Option("--csv", help="Machine output: CSV on stdout.")] = False,
+) -> None:
+    """The failure report: failures grouped by error code (or type, campaign, recipient, day)."""
+    if by not in GROUP_BY:
+        raise typer.BadParameter(f"choose one of {', '.join(GROUP_BY)}", param_hint="--by")
+    if as_json and as_csv:
+        fail("--json and --csv cannot be used together", ExitStatus.USAGE)
+    start, end = parse_time(since, "--since"), parse_time(until, "--until")
+    if start is not None and end is not None and start > end:
+        fail("--since is later than --until", ExitStatus.USAGE)
+    with clear_errors(), caught_up(db) as views:
+        if details:
+            rows = views.failure_report.failures(since=start, until=end, limit=1_000_000)
+            records = [row.to_dict() for row in rows]
+        else:
+            groups = views.failure_report.summary(by=by, since=start, until=end)
+            records = [group.to_dict() for group in groups]
+    if as_json:
+        render.print_json(records)
+    elif as_csv:
+        render.print_csv(records, [field.name for field in fields(Failure if details else FailureGroup)])
+    elif details:
+        render.show(console.out, render.failures_table(rows))
+    else:
+        render.show(console.out, render.failure_groups_table(groups, by))
+
+
+def summary(
+    by: Annotated[str | None, typer.Option(help="Also per campaign or day.")] = None,
+    db: Db = None,
+    as_json: AsJson = False,
+) -> None:
+    """The delivery funnel: counts, delivery and read rates, latency percentiles."""
+    if by not in (None, "campaign", "day"):
+        raise typer.BadParameter("choose campaign or day", param_hint="--by")
+    with clear_errors(), caught_up(db) as views:
+        rows = views.funnel.summary(by=by)  # type: ignore[arg-type]
+    if as_json:
+        render.print_json([row.to_dict() for row in rows])
+    else:
+        render.show(console.out, *render.funnel_tables(rows, by))
+
+
+def rejections(
+    limit: Annotated[int, typer.Option(min=0, max=MAX_LIMIT, help="At most this many.")] = 100,
+    since: Annotated[str | None, typer.Option(help="Received at or after (ISO-8601).")] = None,
+    db: Db = None,
+    as_json: AsJson = False,
+) -> None:
+    """What the ledger refused, and why (oldest first)."""
+    start = parse_time(since, "--since")
+    with clear_errors(), Ledger.open(db, create=False) as ledger:
+        refused = ledger.rejections(limit=limit, since=start)
+    if as_json:
+        render.print_json([r.to_dict() for r in refused])
+    else:
+        render.show(console.out, render.rejections_table(refused))

@@ -1,0 +1,77 @@
+"""``ledger serve``: the HTTP receiver, run from the command line (needs the ``server`` extra)."""
+
+from __future__ import annotations
+
+import socket
+from functools import partial
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from ledger.cli import console, render
+from ledger.cli.errors import ExitStatus, clear_errors, fail
+from ledger.cli.options import Db
+
+if TYPE_CHECKING:
+    from ledger.server import ServerSettings
+
+
+def serve(
+    host: Annotated[
+        str, typer.Option(help="Address to listen on (loopback unless an API token and a secret are set).")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    db: Db = None,
+    secret: Annotated[
+        str | None,
+        typer.Option(envvar="LEDGER_WEBHOOK_SECRET", help="Webhook signing secret (unset: signatures unchecked)."),
+    ] = None,
+    api_token: Annotated[
+        str | None, typer.Option(envvar="LEDGER_API_TOKEN", help="Bearer token the reads need (unset: reads open).")
+    ] = None,
+    webhook_path: Annotated[str, typer.Option(help="Path of the delivery_status webhook.")] = (
+        "/webhooks/connectly/delivery-status"
+    ),
+    insecure_public: Annotated[
+        bool,
+        typer.Option(
+            "--insecure-public", help="Allow a non-loopback --host without an API token or a secret (each is noted)."
+        ),
+    ] = False,
+    access_log: Annotated[bool, typer.Option(help="Log every request.")] = True,
+    # For benchmarks/load.py: a route that skips the database, not for operators.
+    benchmark_baseline: Annotated[bool, typer.Option("--benchmark-baseline", hidden=True)] = False,
+) -> None:
+    """Receive Connectly webhooks over HTTP and serve JSON reads (needs the `server` extra).
+
+    Exit status 3 when the database cannot be opened, 4 when the address cannot be listened on.
+    """
+    try:
+        from ledger import server
+    except ImportError as error:
+        fail(f"{error}; install the server extra: pip install 'delivery-ledger[server]'", ExitStatus.USAGE)
+    with clear_errors():
+        settings = server.ServerSettings(
+            url=db,
+            secret=secret or None,  # An empty variable is an unset one.
+            api_token=api_token or None,
+            webhook_path=webhook_path,
+            benchmark_baseline=benchmark_baseline,
+        )
+        notes = server.exposure_notes(settings, host, insecure_public=insecure_public)
+        try:
+            listener = server.listen(host, port)
+        except OSError as error:
+            fail(f"cannot listen on {host}:{port}: {error.strerror or error}", ExitStatus.CANNOT_LISTEN)
+        # Announced once the database is open: a failure before is one line alone.
+        announce = partial(_announce, settings, host, listener, notes)
+        with listener:
+            server.run(settings, listener, access_log=access_log, announce=announce)
+
+
+def _announce(settings: ServerSettings, host: str, listener: socket.socket, notes: list[str]) -> None:
+    bound = listener.getsockname()[1]  # The port the OS chose, for --port 0.
+    where = f"POST {settings.webhook_path} on http://{host}:{bound}, database {settings.display_url}"
+    console.err.print(render.line("serve:", "bold", where), highlight=False, soft_wrap=True)
+    for note in notes:
+        console.err.print(render.line("note:", "bold yellow", note), highlight=False, soft_wrap=True)
