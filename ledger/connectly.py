@@ -297,3 +297,55 @@ def delivery_status_payload(
         "recipient": {"id": recipient, "channelType": channel},
         "statusUpdate": update,
     }
+
+
+# Helpers for input that is refused or checked outside the parser: what the rejection
+# store keeps of a malformed payload, and the identifiers the send API is given.
+
+
+def raw_bytes(payload: object) -> bytes:
+    """The payload as received, for the rejection store (a decoded object as JSON)."""
+    if isinstance(payload, bytes | bytearray | memoryview):
+        return bytes(payload)
+    if isinstance(payload, str):
+        return payload.encode("utf-8", errors="surrogatepass")
+    try:
+        return json.dumps(payload, default=repr, ensure_ascii=False).encode("utf-8", errors="surrogatepass")
+    except (TypeError, ValueError, RecursionError):
+        return repr(payload).encode("utf-8", errors="replace")
+
+
+def message_id_hint(payload: object) -> str | None:
+    """The message id a malformed payload seems to name, if it names one plainly."""
+    document: object = payload
+    if isinstance(payload, str | bytes) and len(payload) <= MAX_PAYLOAD_BYTES:
+        try:
+            document = json.loads(payload)
+        except (ValueError, RecursionError):
+            return None
+    if isinstance(document, Mapping):
+        update = document.get("statusUpdate")
+        if isinstance(update, Mapping):
+            hint = update.get("id")
+            if isinstance(hint, str) and 0 < len(hint) <= MAX_ID_LENGTH:
+                try:
+                    return storable(hint)
+                except ValueError:
+                    return None
+    return None
+
+
+def check_identifier(field: str, value: object, *, required: bool) -> None:
+    """Refuse an identifier a backend could not store (empty, too long, NUL, bad Unicode).
+
+    Raises :class:`~ledger.errors.InvalidPayloadError` naming ``field``; ``None`` passes
+    unless ``required``.
+    """
+    if value is None and not required:
+        return
+    if not isinstance(value, str) or not value.strip() or len(value) > MAX_ID_LENGTH:
+        raise InvalidPayloadError(f"must be a non-empty string of at most {MAX_ID_LENGTH} characters", field=field)
+    try:
+        storable(value)
+    except ValueError as error:
+        raise InvalidPayloadError(str(error), field=field) from None
