@@ -8,14 +8,19 @@ from ledger.application import Ledger, Payload
 from ledger.connectly import parse_delivery_status
 from ledger.errors import (
     ContradictionError,
+    DataRefusedError,
     IdentityMismatchError,
     InvalidPayloadError,
     InvalidTransitionError,
     LedgerError,
     LedgerNotFoundError,
     MessageNotFoundError,
+    StorageBusyError,
     StorageError,
+    StorageUnavailableError,
     UnreadableDataError,
+    VersionConflictError,
+    WriterUnavailableError,
 )
 from ledger.message import Message, message_uuid
 from ledger.rejections import Rejection
@@ -27,6 +32,7 @@ __all__ = [
     "FAILURE_AFTER_DELIVERY",
     "STRICT",
     "ContradictionError",
+    "DataRefusedError",
     "DeliveryError",
     "HistoryEntry",
     "IdentityMismatchError",
@@ -45,9 +51,13 @@ __all__ = [
     "Rejection",
     "Status",
     "StatusReport",
+    "StorageBusyError",
     "StorageError",
+    "StorageUnavailableError",
     "TransitionTable",
     "UnreadableDataError",
+    "VersionConflictError",
+    "WriterUnavailableError",
     "decide",
     "message_uuid",
     "parse_delivery_status",

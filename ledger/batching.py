@@ -25,35 +25,20 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-import sqlalchemy.exc
-from eventsourcing import persistence
-
 from ledger.application import Ledger
-from ledger.errors import StorageError
+from ledger.errors import DataRefusedError, StorageError, WriterUnavailableError
 from ledger.views import IngestOutcome
 
 T = TypeVar("T")
 
 logger = logging.getLogger(__name__)
 
-#: Database errors caused by the data sent, not by the database's health (PEP 249 classes).
-_DATA_ERRORS = (
-    sqlalchemy.exc.DataError,
-    sqlalchemy.exc.IntegrityError,
-    sqlalchemy.exc.ProgrammingError,
-    persistence.DataError,
-    persistence.IntegrityError,
-    persistence.ProgrammingError,
-)
-
-
-class WriterUnavailableError(StorageError):
-    """The writer takes no more work now (its queue is full, or it is shutting down); retry later."""
+__all__ = ["GroupCommitWriter", "WriterUnavailableError"]
 
 
 @dataclass(slots=True, eq=False)
@@ -227,15 +212,4 @@ def _maybe_caused_by_input(error: BaseException) -> bool:
     Not for an unreachable or locked database (every retry would wait for it again),
     but for a bug or a value the database refuses (PostgreSQL refuses NUL characters).
     """
-    if not isinstance(error, StorageError):
-        return True
-    return any(isinstance(cause, _DATA_ERRORS) for cause in _causes(error))
-
-
-def _causes(error: BaseException) -> Iterator[BaseException]:
-    seen: set[int] = set()
-    current: BaseException | None = error
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        yield current
-        current = current.__cause__ or current.__context__
+    return isinstance(error, DataRefusedError) or not isinstance(error, StorageError)

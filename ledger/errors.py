@@ -1,4 +1,4 @@
-"""Errors raised by the ledger.
+"""Errors raised by the ledger and its projections: one tree.
 
 The tree::
 
@@ -8,12 +8,26 @@ The tree::
     │   ├── InvalidTransitionError    the stage cannot follow the current status
     │   └── IdentityMismatchError     sender, recipient or channel differs from the record
     ├── MessageNotFoundError      no message with that id
-    ├── StorageError              the database failed or could not be reached
-    │   └── LedgerNotFoundError       the database holds no ledger (opened with create=False)
-    └── UnreadableDataError       stored data cannot be decrypted or decoded (wrong key?)
+    ├── StorageError              the database failed, refused or could not be reached
+    │   ├── StorageUnavailableError   it could not be reached or failed (connection, disk, missing table)
+    │   ├── StorageBusyError          another connection held the lock of a SQLite file (SQLITE_BUSY)
+    │   ├── VersionConflictError      another writer appended to a message first
+    │   ├── DataRefusedError          the database refused the values sent (a NUL in PostgreSQL text, say)
+    │   ├── LedgerNotFoundError       the database holds no ledger (opened with create=False)
+    │   └── WriterUnavailableError    the group-commit writer takes no more work now
+    ├── UnreadableDataError       stored data cannot be decrypted or decoded (wrong key?)
+    └── ProjectionConflictError   another projection runner processed the same page first
 
 ``Ledger.ingest`` never raises the first two: it answers ``rejected`` and keeps the
 input in the rejection store.  Only ``StorageError`` (infrastructure) escapes it.
+
+A failure of the database, of its driver, of SQLAlchemy or of eventsourcing is
+classified once, where it is caught (:func:`ledger.sql.storage_errors`): callers
+branch on these classes, never on messages or causes.  The ledger retries
+``VersionConflictError`` and ``StorageBusyError`` itself (reloading the messages);
+they escape only when retrying did not help, or in a dry run.  ``WriterUnavailableError``
+is importable from :mod:`ledger.batching` and ``ProjectionConflictError`` from
+:mod:`projections` too, where they are raised.
 """
 
 from __future__ import annotations
@@ -80,6 +94,34 @@ class StorageError(LedgerError):
     """The database failed, refused or could not be reached; the operation had no effect."""
 
 
+class StorageUnavailableError(StorageError):
+    """The database could not be reached, or failed (lost connection, disk error, missing table)."""
+
+
+class StorageBusyError(StorageError):
+    """Another connection held the lock of a SQLite file (SQLITE_BUSY or SQLITE_LOCKED).
+
+    Contention, worth a retry when the refusal came at once (a reader's snapshot went
+    stale under another process's write); a lock held past the busy timeout is an outage.
+    """
+
+
+class VersionConflictError(StorageError):
+    """Another writer appended to a message this write changed (optimistic concurrency).
+
+    The ledger reloads the message and retries; this escapes only after many retries,
+    or from a dry run (whose retry would need the whole block again).
+    """
+
+
+class DataRefusedError(StorageError):
+    """The database refused the values sent (PEP 249's data, integrity or programming errors).
+
+    Caused by the input rather than by the database's health: PostgreSQL refuses a NUL
+    character in text, say.  Other writes may still succeed.
+    """
+
+
 class LedgerNotFoundError(StorageError):
     """The database at ``url`` holds no ledger, and it was opened not to create one.
 
@@ -91,9 +133,22 @@ class LedgerNotFoundError(StorageError):
         super().__init__(f"no ledger at {url}: its tables do not exist")
 
 
+class WriterUnavailableError(StorageError):
+    """The writer takes no more work now (its queue is full, or it is shutting down); retry later."""
+
+
 class UnreadableDataError(LedgerError):
     """Stored events or rejections cannot be decrypted or decoded.
 
     Usually the cipher key (``LEDGER_CIPHER_KEY``) is missing or is not the key the data
     was written with.
     """
+
+
+class ProjectionConflictError(LedgerError):
+    """Another runner moved a projection's position first; this page was not applied."""
+
+    def __init__(self, *, name: str, expected: int) -> None:
+        self.name = name
+        self.expected = expected
+        super().__init__(f"projection {name!r} is no longer at position {expected}: another runner processed it")

@@ -1,7 +1,12 @@
-"""SQL helpers shared by the rejection store and the projections (no domain logic)."""
+"""SQL helpers shared by the ledger's stores and the projections (no domain logic).
+
+Also the one place where a database failure becomes a member of the ledger's error
+tree (:func:`storage_errors`, :func:`storage_error`).
+"""
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -9,12 +14,21 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy.exc
+from eventsourcing import persistence
 from eventsourcing.persistence import MapperDeserialisationError, PersistenceError
 from sqlalchemy import DateTime, inspect
 from sqlalchemy.engine import URL, Dialect, Engine, make_url
 from sqlalchemy.types import TypeDecorator
 
-from ledger.errors import StorageError, UnreadableDataError
+from ledger.errors import (
+    DataRefusedError,
+    LedgerError,
+    StorageBusyError,
+    StorageError,
+    StorageUnavailableError,
+    UnreadableDataError,
+    VersionConflictError,
+)
 
 DEFAULT_URL = "sqlite:///ledger.db"
 
@@ -113,14 +127,86 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 @contextmanager
 def storage_errors(doing: str) -> Iterator[None]:
-    """Translate database failures into :class:`StorageError` (the cause is kept)."""
+    """Raise a database failure in the block as the member of the error tree it is (cause kept).
+
+    See :func:`storage_error`; ``doing`` completes "could not ..." in the message.
+    """
     try:
         yield
-    except MapperDeserialisationError as error:
-        raise UnreadableDataError(
+    except (PersistenceError, MapperDeserialisationError, sqlalchemy.exc.SQLAlchemyError, OSError) as error:
+        raise storage_error(error, doing) from error
+
+
+#: SQLite's primary result codes for a lock held by another connection; extended codes
+#: (SQLITE_BUSY_SNAPSHOT, say) keep them in their low byte.
+_SQLITE_BUSY_CODES = frozenset({sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED})
+#: SQLite's extended codes for a unique (or primary key) constraint: the events table's
+#: unique (originator id, version) index refusing a second writer's event.
+_SQLITE_UNIQUE_CODES = frozenset({sqlite3.SQLITE_CONSTRAINT_UNIQUE, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY})
+#: PostgreSQL's SQLSTATE for unique_violation.
+_POSTGRES_UNIQUE = "23505"
+
+#: PEP 249's classes of error caused by the values sent, as SQLAlchemy and eventsourcing
+#: spell them (integrity errors are looked at more closely: most are version conflicts).
+_DATA_ERRORS = (
+    sqlalchemy.exc.DataError,
+    sqlalchemy.exc.ProgrammingError,
+    persistence.DataError,
+    persistence.ProgrammingError,
+)
+_INTEGRITY_ERRORS = (sqlalchemy.exc.IntegrityError, persistence.IntegrityError)
+_UNAVAILABLE_ERRORS = (
+    sqlalchemy.exc.OperationalError,
+    sqlalchemy.exc.InterfaceError,
+    persistence.OperationalError,
+    persistence.InterfaceError,
+    OSError,
+)
+
+
+def storage_error(error: BaseException, doing: str) -> LedgerError:
+    """The member of the error tree a driver's, SQLAlchemy's or eventsourcing's ``error`` is.
+
+    The driver's own error decides where it says enough (SQLite's result code, PostgreSQL's
+    SQLSTATE), whichever wrapper it arrives in: eventsourcing-sqlalchemy re-raises errors
+    leaving a transaction as eventsourcing's classes, with SQLAlchemy's (and the driver's)
+    as causes.  Otherwise PEP 249's class decides.  Undecodable stored data is an
+    :class:`~ledger.errors.UnreadableDataError`.
+    """
+    if isinstance(error, MapperDeserialisationError):
+        return UnreadableDataError(
             f"could not {doing}: stored data cannot be decrypted or decoded; is LEDGER_CIPHER_KEY "
             "set to the key it was written with?"
-        ) from error
-    except (PersistenceError, sqlalchemy.exc.SQLAlchemyError, OSError) as error:
-        detail = str(error).splitlines()[0] if str(error) else type(error).__name__
-        raise StorageError(f"could not {doing}: {detail}") from error
+        )
+    detail = str(error).splitlines()[0] if str(error) else type(error).__name__
+    return _storage_class(error)(f"could not {doing}: {detail}")
+
+
+def _storage_class(error: BaseException) -> type[StorageError]:
+    chain = list(_chain(error))
+    driver = chain[-1]
+    code = getattr(driver, "sqlite_errorcode", None)
+    if isinstance(driver, sqlite3.Error) and isinstance(code, int) and code & 0xFF in _SQLITE_BUSY_CODES:
+        return StorageBusyError
+    if any(isinstance(each, _INTEGRITY_ERRORS) for each in chain):
+        sqlstate = getattr(driver, "sqlstate", None)
+        if code is None and sqlstate is None:
+            return VersionConflictError  # the driver says no more: the likeliest by far
+        unique = code in _SQLITE_UNIQUE_CODES or sqlstate == _POSTGRES_UNIQUE
+        return VersionConflictError if unique else DataRefusedError
+    if any(isinstance(each, _DATA_ERRORS) for each in chain):
+        return DataRefusedError
+    if any(isinstance(each, _UNAVAILABLE_ERRORS) for each in chain):
+        return StorageUnavailableError
+    return StorageError
+
+
+def _chain(error: BaseException) -> Iterator[BaseException]:
+    """``error``, then what it wraps (SQLAlchemy's ``orig``, else the cause), the driver's last."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        yield current
+        wrapped = current.orig if isinstance(current, sqlalchemy.exc.DBAPIError) else None
+        current = wrapped if isinstance(wrapped, BaseException) else current.__cause__

@@ -21,7 +21,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session
 
 from ledger.application import Ledger
-from ledger.errors import LedgerError
+from ledger.errors import ProjectionConflictError as ProjectionConflictError  # raised here, and re-exported
 from ledger.gcpause import gc_paused
 from ledger.persistence import LedgerRecorder
 from ledger.sql import storage_errors
@@ -59,15 +59,6 @@ class Progress:
 
 
 ProgressCallback = Callable[[Progress], None]
-
-
-class ProjectionConflictError(LedgerError):
-    """Another runner moved a projection's position first; this page was not applied."""
-
-    def __init__(self, *, name: str, expected: int) -> None:
-        self.name = name
-        self.expected = expected
-        super().__init__(f"projection {name!r} is no longer at position {expected}: another runner processed it")
 
 
 class Projections:
