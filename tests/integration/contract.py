@@ -24,6 +24,7 @@ from ledger import (
 )
 from ledger import rejections as rejection_store
 from ledger.connectly import delivery_status_payload
+from ledger.sqlstore import SQLMessageStore
 from projections import Projections
 
 T0 = datetime(2022, 1, 6, 23, 0, tzinfo=UTC)
@@ -180,13 +181,13 @@ class LedgerContract:
 
     def test_ingest_many_applies_in_order_with_one_save(self, ledger: Ledger, monkeypatch: pytest.MonkeyPatch) -> None:
         saves: list[int] = []
-        original = Ledger.save
+        original = SQLMessageStore.save
 
-        def counting_save(self: Ledger, *objs: Any, **kwargs: Any) -> Any:
+        def counting_save(self: SQLMessageStore, *objs: Any, **kwargs: Any) -> Any:
             saves.append(len(objs))
             return original(self, *objs, **kwargs)
 
-        monkeypatch.setattr(Ledger, "save", counting_save)
+        monkeypatch.setattr(SQLMessageStore, "save", counting_save)
         outcomes = ledger.ingest_many(
             [
                 webhook("a", Status.SENT, 1),
@@ -229,7 +230,7 @@ class LedgerContract:
     def test_a_version_conflict_with_another_writer_is_retried(self, url: str) -> None:
         with Ledger.open(url) as ours, Ledger.open(url) as theirs:
             ours.ingest(webhook("m-1", Status.SENT, 1))
-            original_load = ours._load
+            original_load = ours.store.load
             interleaved: list[str] = []
 
             def load_then_let_the_other_writer_win(ids: Any) -> Any:
@@ -239,7 +240,7 @@ class LedgerContract:
                     theirs.ingest(webhook("m-1", Status.DELIVERED, 2))
                 return loaded
 
-            ours._load = load_then_let_the_other_writer_win  # type: ignore[method-assign]
+            ours.store.load = load_then_let_the_other_writer_win  # type: ignore[method-assign]
             outcome = ours.ingest(webhook("m-1", Status.READ, 3))
             assert interleaved == ["theirs"]
             assert outcome.kind is Outcome.APPLIED

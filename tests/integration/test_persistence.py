@@ -30,6 +30,7 @@ from ledger import rejections as rejection_store
 from ledger.connectly import delivery_status_payload, parse_delivery_status
 from ledger.persistence import MAX_IDS_PER_SELECT, LedgerEventStore, LedgerMapper, LedgerRecorder, MessageCache
 from ledger.simulate import Traffic
+from ledger.sqlstore import SQLMessageStore
 from tests.property.test_transcoding import registered
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -179,7 +180,8 @@ class PersistenceContract:
             with Ledger({"SQLALCHEMY_URL": url, "MESSAGE_CACHE_MAXSIZE": str(size)}) as ledger:
                 ledger.ingest_many([webhook(f"m-{size}-{n}", Status.SENT) for n in range(5)])
                 ledger.ingest_many([webhook(f"m-{size}-{n}", Status.READ, 9) for n in range(5)])
-                assert len(ledger._cache) <= size
+                assert isinstance(ledger.store, SQLMessageStore)
+                assert len(ledger.store.cache) <= size
                 assert [ledger.message(f"m-{size}-{n}").version for n in range(5)] == [3] * 5
 
     def test_a_batch_resumes_the_garbage_collector_it_paused(self, ledger: Ledger) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import eventsourcing.persistence
 import pytest
@@ -13,12 +14,20 @@ import sqlalchemy.exc
 
 from ledger import (
     DataRefusedError,
+    Ledger,
+    Outcome,
+    Status,
     StorageBusyError,
     StorageError,
     StorageUnavailableError,
     VersionConflictError,
 )
+from ledger.connectly import delivery_status_payload
 from ledger.sql import storage_error, storage_errors
+
+
+def webhook(message_id: str, stage: Status) -> dict[str, Any]:
+    return delivery_status_payload(message_id, stage, timestamp=1641513098)
 
 
 def driver_error(connection: sqlite3.Connection, sql: str) -> sqlite3.Error:
@@ -92,6 +101,34 @@ def test_a_missing_table_is_storage_unavailable(wrap: Callable[[sqlite3.Error], 
 def test_errors_outside_the_database_pass_through_unchanged() -> None:
     with pytest.raises(KeyError), storage_errors("save"):
         raise KeyError("a bug")
+
+
+def test_a_sqlite_file_locked_under_ingest_many_is_retried(sqlite_database: str) -> None:
+    # eventsourcing-sqlalchemy 1.0.1 re-raises "database is locked" as eventsourcing's
+    # OperationalError when the batch's transaction ends: it must still be retried.
+    path = sqlite_database.removeprefix("sqlite:///")
+    with Ledger.open(sqlite_database) as ledger:
+        ledger.ingest(webhook("m-1", Status.SENT))
+        ledger.engine.dispose()
+        # Refuse at once instead of waiting for the lock (the contention worth a retry).
+        sqlalchemy.event.listen(
+            ledger.engine, "connect", lambda connection, _: connection.execute("PRAGMA busy_timeout = 0")
+        )
+        holder = sqlite3.connect(path, isolation_level=None)
+        holder.execute("BEGIN IMMEDIATE")
+        refusals: list[str] = []
+
+        def release_the_lock(context: sqlalchemy.engine.ExceptionContext) -> None:
+            refusals.append(getattr(context.original_exception, "sqlite_errorname", "?"))
+            if holder.in_transaction:
+                holder.execute("ROLLBACK")
+
+        sqlalchemy.event.listen(ledger.engine, "handle_error", release_the_lock)
+        outcomes = ledger.ingest_many([webhook("m-1", Status.DELIVERED), webhook("m-2", Status.SENT)])
+        holder.close()
+        assert [o.kind for o in outcomes] == [Outcome.APPLIED, Outcome.APPLIED]
+        assert (refusals, ledger.locks_retried, ledger.conflicts_retried) == (["SQLITE_BUSY"], 1, 0)
+        assert (ledger.message("m-1").version, ledger.message("m-2").version) == (3, 2)
 
 
 @pytest.mark.postgres
