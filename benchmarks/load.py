@@ -1,8 +1,9 @@
 """Load test of the HTTP receiver on loopback: the webhook beside a route that skips the database.
 
-Starts ``ledger serve --benchmark-baseline`` in a subprocess (one set of settings for
-both routes), records the sends of a realistic ``Traffic`` stream, then lets N
-concurrent asyncio clients post a fixed number of signed webhook bodies: first to the
+Starts the receiver ``ledger serve`` runs, plus a baseline route
+(:mod:`benchmarks.baseline_server`; one set of settings for both routes), in a
+subprocess, records the sends of a realistic ``Traffic`` stream, then lets N concurrent
+asyncio clients post a fixed number of signed webhook bodies: first to the
 baseline route (same body handling and signature check, no ledger), then to the
 webhook (group commit: answered after the commit).  Prints requests/s, p50/p90/p99
 latency and the server's CPU time per request for both, their ratios, and how many
@@ -40,8 +41,9 @@ from typing import Any
 import httpx
 from sqlalchemy.engine import make_url
 
+from benchmarks.baseline_server import BASELINE_PATH
 from ledger import Ledger, MessageNotFoundError
-from ledger.server import BASELINE_PATH, SIGNATURE_HEADER, WEBHOOK_PATH, sign
+from ledger.http import SIGNATURE_HEADER, WEBHOOK_PATH, sign
 from ledger.simulate import Traffic
 from ledger.sql import normalise_url
 from tests.databases import scratch_database
@@ -62,7 +64,7 @@ def free_port() -> int:
 
 
 class Server:
-    """``ledger serve`` in a subprocess, and its CPU time so far (Linux; 0 elsewhere)."""
+    """The receiver in a subprocess, and its CPU time so far (Linux; 0 elsewhere)."""
 
     def __init__(self, process: subprocess.Popen[bytes], port: int) -> None:
         self.process = process
@@ -79,10 +81,9 @@ class Server:
 
 @contextmanager
 def serving(url: str, log: Path) -> Iterator[Server]:
-    """``ledger serve`` on a free loopback port, stopped with SIGTERM."""
+    """The receiver and its baseline route on a free loopback port, stopped with SIGTERM."""
     port = free_port()
-    command = [sys.executable, "-m", "ledger.cli", "serve", "--host", HOST, "--port", str(port), "--db", url]
-    command += ["--no-access-log", "--benchmark-baseline"]
+    command = [sys.executable, "-m", "benchmarks.baseline_server", "--port", str(port), "--db", url]
     env = {**os.environ, "LEDGER_WEBHOOK_SECRET": SECRET, "LEDGER_API_TOKEN": "load-test-token"}
     with log.open("wb") as output:
         process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT, env=env)

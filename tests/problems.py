@@ -7,7 +7,7 @@ from typing import Any
 
 import httpx
 
-from ledger.problems import PLAIN_CODES, PROBLEMS, TYPE_PREFIX
+from ledger.http.problems import PLAIN_CODES, PROBLEMS, TYPE_PREFIX
 
 
 def assert_problem(response: httpx.Response, status: int, code: str) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from ledger.cli.errors import ExitStatus, clear_errors, fail
 from ledger.cli.options import Db
 
 if TYPE_CHECKING:
-    from ledger.server import ServerSettings
+    from ledger.http import ServerSettings
 
 
 def serve(
@@ -39,34 +39,31 @@ def serve(
         ),
     ] = False,
     access_log: Annotated[bool, typer.Option(help="Log every request.")] = True,
-    # For benchmarks/load.py: a route that skips the database, not for operators.
-    benchmark_baseline: Annotated[bool, typer.Option("--benchmark-baseline", hidden=True)] = False,
 ) -> None:
     """Receive Connectly webhooks over HTTP and serve JSON reads (needs the `server` extra).
 
     Exit status 3 when the database cannot be opened, 4 when the address cannot be listened on.
     """
     try:
-        from ledger import server
+        from ledger import http
     except ImportError as error:
         fail(f"{error}; install the server extra: pip install 'delivery-ledger[server]'", ExitStatus.USAGE)
     with clear_errors():
-        settings = server.ServerSettings(
+        settings = http.ServerSettings(
             url=db,
             secret=secret or None,  # An empty variable is an unset one.
             api_token=api_token or None,
             webhook_path=webhook_path,
-            benchmark_baseline=benchmark_baseline,
         )
-        notes = server.exposure_notes(settings, host, insecure_public=insecure_public)
+        notes = http.exposure_notes(settings, host, insecure_public=insecure_public)
         try:
-            listener = server.listen(host, port)
+            listener = http.listen(host, port)
         except OSError as error:
             fail(f"cannot listen on {host}:{port}: {error.strerror or error}", ExitStatus.CANNOT_LISTEN)
         # Announced once the database is open: a failure before is one line alone.
         announce = partial(_announce, settings, host, listener, notes)
         with listener:
-            server.run(settings, listener, access_log=access_log, announce=announce)
+            http.run(settings, listener, access_log=access_log, announce=announce)
 
 
 def _announce(settings: ServerSettings, host: str, listener: socket.socket, notes: list[str]) -> None:

@@ -37,7 +37,7 @@ from ledger import Ledger, MessageNotFoundError, Status, StorageError
 from ledger.batching import GroupCommitWriter, WriterUnavailableError
 from ledger.cli import app as cli
 from ledger.connectly import MAX_PAYLOAD_BYTES
-from ledger.server import SIGNATURE_HEADER, WEBHOOK_PATH, ServerSettings, create_app, sign
+from ledger.http import SIGNATURE_HEADER, WEBHOOK_PATH, ServerSettings, create_app, sign
 from ledger.simulate import Traffic
 from tests.faults import CuttableProxy
 from tests.integration.contract import OPTED_OUT, RECIPIENT, SENDER, webhook

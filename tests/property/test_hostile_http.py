@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ledger import Ledger
-from ledger.server import WEBHOOK_PATH
+from ledger.http import WEBHOOK_PATH
 from tests.integration.test_server import Server, serving
 from tests.strategies import hostile_payloads
 

@@ -19,17 +19,10 @@ from fastapi import FastAPI
 from typer.testing import CliRunner
 
 import ledger
+from benchmarks.baseline_server import BASELINE_PATH, baseline
 from ledger.cli import app as cli
-from ledger.problems import MEDIA_TYPE, install
-from ledger.server import (
-    BASELINE_PATH,
-    SIGNATURE_HEADER,
-    WEBHOOK_PATH,
-    ServerSettings,
-    create_app,
-    exposure_notes,
-    sign,
-)
+from ledger.http import SIGNATURE_HEADER, WEBHOOK_PATH, ServerSettings, create_app, exposure_notes, sign
+from ledger.http.problems import MEDIA_TYPE, install
 from tests.problems import assert_problem
 
 SECRET = "webhook-secret"
@@ -52,7 +45,7 @@ def call(app: FastAPI, method: str, path: str, **kwargs: Any) -> httpx.Response:
 
 @pytest.fixture(scope="module")
 def receiver() -> FastAPI:
-    return create_app(ServerSettings(url=UNOPENED, secret=SECRET, api_token=TOKEN, benchmark_baseline=True))
+    return create_app(ServerSettings(url=UNOPENED, secret=SECRET, api_token=TOKEN))
 
 
 def test_an_unknown_route_is_a_404_problem_that_says_only_its_status(receiver: FastAPI) -> None:
@@ -125,7 +118,6 @@ def test_the_openapi_document_describes_the_api_for_its_users(receiver: FastAPI)
     # Written for API users: no module docstring, no internal design documents.
     assert "DESIGN" not in description
     assert ":mod:" not in description
-    assert BASELINE_PATH not in document["paths"]
 
 
 def test_every_documented_error_is_one_problem_model_as_problem_json(receiver: FastAPI) -> None:
@@ -145,10 +137,20 @@ def test_every_documented_error_is_one_problem_model_as_problem_json(receiver: F
     assert "HTTPValidationError" not in document["components"]["schemas"]
 
 
-def test_the_hidden_baseline_route_still_serves_the_benchmark(receiver: FastAPI) -> None:
+def test_the_library_serves_no_benchmark_route(receiver: FastAPI) -> None:
     body = json.dumps({"topic": "delivery_status"}).encode()
     response = call(receiver, "POST", BASELINE_PATH, content=body, headers={SIGNATURE_HEADER: sign(SECRET, body)})
+    assert_problem(response, 404, "no_route")
+    assert not [route for route in receiver.routes if "benchmark" in getattr(route, "path", "")]
+
+
+def test_the_benchmark_adds_its_baseline_route_outside_the_api_document() -> None:
+    app = create_app(ServerSettings(url=UNOPENED, secret=SECRET, api_token=TOKEN), routers=[baseline])
+    body = json.dumps({"topic": "delivery_status"}).encode()
+    response = call(app, "POST", BASELINE_PATH, content=body, headers={SIGNATURE_HEADER: sign(SECRET, body)})
     assert (response.status_code, response.json()) == (200, {"kind": "baseline"})
+    assert_problem(call(app, "POST", BASELINE_PATH, content=body), 401, "unsigned")
+    assert BASELINE_PATH not in call(app, "GET", "/openapi.json").json()["paths"]
 
 
 def test_serve_help_does_not_offer_the_benchmark_option() -> None:
@@ -156,6 +158,9 @@ def test_serve_help_does_not_offer_the_benchmark_option() -> None:
     assert result.exit_code == 0
     assert "--insecure-public" in result.output
     assert "benchmark" not in result.output.lower()
+    refused = CliRunner().invoke(cli, ["serve", "--benchmark-baseline"], terminal_width=200)
+    assert refused.exit_code == 2
+    assert "No such option: --benchmark-baseline" in refused.output
 
 
 @pytest.mark.parametrize(
@@ -191,8 +196,8 @@ def test_the_override_notes_each_thing_it_allowed_and_loopback_notes_them_too() 
 def test_without_the_server_extra_serve_says_what_to_install_with_its_brackets(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setitem(sys.modules, "ledger.server", None)  # type: ignore[arg-type]
-    monkeypatch.delattr(ledger, "server", raising=False)
+    monkeypatch.setitem(sys.modules, "ledger.http", None)  # type: ignore[arg-type]
+    monkeypatch.delattr(ledger, "http", raising=False)
     result = CliRunner().invoke(cli, ["serve"], terminal_width=200)
     assert result.exit_code == 2
     assert "pip install 'delivery-ledger[server]'" in result.output

@@ -1,6 +1,6 @@
 """The HTTP receiver's error answers: RFC 9457 problem details, one shape for every error.
 
-Part of the HTTP shell (with ``server.py``).  Every error, the receiver's own and those of
+Part of the HTTP shell (:mod:`ledger.http`).  Every error, the receiver's own and those of
 routing (404, 405), request validation (400) and unexpected failures (500), is answered
 with ``application/problem+json``::
 
@@ -79,6 +79,14 @@ PROBLEMS: dict[str, ProblemType] = {
 PLAIN_CODES: dict[int, str] = {404: "no_route", 405: "method_not_allowed", 500: "internal"}
 
 
+class RequestRefusedError(Exception):
+    """A request refused with one of :data:`PROBLEMS`; answered by :func:`install`'s handler."""
+
+    def __init__(self, code: str, detail: str, headers: dict[str, str] | None = None) -> None:
+        super().__init__(detail)
+        self.code, self.detail, self.headers = code, detail, headers
+
+
 class Problem(BaseModel):
     """An error answer: RFC 9457 problem details, as ``application/problem+json``."""
 
@@ -130,7 +138,8 @@ def first_error(errors: Sequence[Any]) -> str:
 
 
 def install(app: FastAPI) -> None:
-    """Answer routing, validation, ledger and unexpected errors with problem details."""
+    """Answer refusals, routing, validation, ledger and unexpected errors with problem details."""
+    app.add_exception_handler(RequestRefusedError, _refusal)
     app.add_exception_handler(HTTPException, _routing_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(LedgerError, _ledger_error)
@@ -175,6 +184,11 @@ def describe() -> str:
     plain = ", ".join(f"`{code}` ({status})" for status, code in PLAIN_CODES.items())
     lines.append(f"- {plain}: `type` is `about:blank`; the status says it all.")
     return "\n".join(lines)
+
+
+async def _refusal(_: Request, error: Exception) -> Response:
+    assert isinstance(error, RequestRefusedError)
+    return problem(error.code, error.detail, headers=error.headers)
 
 
 async def _routing_error(request: Request, error: Exception) -> Response:

@@ -1,6 +1,6 @@
 """The receiver's OpenAPI document: what API users read at ``/openapi.json``.
 
-Part of the HTTP shell (with ``server.py``).  The handlers read raw bodies (the signature
+Part of the HTTP shell (:mod:`ledger.http`).  The handlers read raw bodies (the signature
 covers the bytes), so FastAPI cannot infer their schemas: :func:`body_docs` declares them
 and :func:`install` adds them, with a description written for API users.
 """
@@ -14,9 +14,8 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from pydantic import TypeAdapter
 
-from ledger import problems
-
-SIGNATURE_HEADER = "x-connectly-hmac-sha256"
+from ledger.http import problems
+from ledger.http.bodies import SIGNATURE_HEADER
 
 DESCRIPTION = f"""\
 Receives Connectly's `delivery_status` webhooks for WhatsApp messages, keeps every report in
