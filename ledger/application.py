@@ -4,11 +4,6 @@
 ...     ledger.record_sent("01FRR...", sender="+1604...", recipient="+1604...")
 ...     ledger.ingest(webhook_body).kind
 <Outcome.APPLIED: 'applied'>
-
-The ledger decides what each report does (the domain); a :class:`~ledger.store.MessageStore`
-loads and commits the messages.  :meth:`Ledger.open` puts it on a database
-(:class:`~ledger.sqlstore.SQLMessageStore`); ``Ledger(store=...)`` on any store, and
-:meth:`Ledger.in_memory` on :class:`~ledger.memory.InMemoryMessageStore`, for tests.
 """
 
 from __future__ import annotations
@@ -17,21 +12,22 @@ import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, ClassVar, Self, TypeVar
+from typing import TYPE_CHECKING, ClassVar, Self, TypeVar
 
-from ledger.connectly import check_identifier, message_id_hint, parse_delivery_status, raw_bytes
-from ledger.errors import ContradictionError, InvalidPayloadError, MessageNotFoundError
+from ledger.decisions import Payload as Payload
+from ledger.decisions import check_send, decide_batch, parse
+from ledger.errors import InvalidPayloadError, MessageNotFoundError
 from ledger.gcpause import gc_paused
 from ledger.memory import InMemoryMessageStore
 from ledger.message import Message
-from ledger.rejections import NewRejection, Rejection
+from ledger.rejections import Rejection
 from ledger.reports import StatusReport
 from ledger.retry import MAX_CONFLICT_RETRIES as MAX_CONFLICT_RETRIES
 from ledger.retry import Retrying
 from ledger.sql import checked_url
 from ledger.sqlstore import MESSAGE_CACHE_MAXSIZE as MESSAGE_CACHE_MAXSIZE
 from ledger.sqlstore import SQLMessageStore, sql_environment
-from ledger.status import STRICT, Outcome, TransitionTable
+from ledger.status import STRICT, TransitionTable
 from ledger.store import MessageStore
 from ledger.urls import database_url
 from ledger.views import HistoryEntry, IngestOutcome, MessageView, history_of
@@ -45,9 +41,6 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
     from ledger.persistence import LedgerRecorder
-
-#: What ``ingest`` accepts: a decoded JSON object, or the body as text or bytes.
-Payload = Mapping[str, Any] | str | bytes
 
 T = TypeVar("T")
 
@@ -67,8 +60,10 @@ class Ledger:
     writer's are retried (see :mod:`ledger.retry`).  Calls from several threads run one
     at a time: a batch changes the store's cached messages in place until it commits.
 
-    ``Ledger(env)`` opens the SQL store with eventsourcing's settings ``env``;
-    ``Ledger(store=...)`` runs on any :class:`~ledger.store.MessageStore`.
+    The ledger decides what each report does; a :class:`~ledger.store.MessageStore` loads
+    and commits the messages.  ``Ledger(env)`` opens the SQL store
+    (:class:`~ledger.sqlstore.SQLMessageStore`) with eventsourcing's settings ``env``;
+    ``Ledger(store=...)`` runs on any store, :meth:`in_memory` on the in-memory one.
     """
 
     #: eventsourcing's settings of the SQL store (persistence, transcoder and mapper topics).
@@ -193,17 +188,9 @@ class Ledger:
         :class:`~ledger.errors.IdentityMismatchError` if a webhook already named a
         different sender, recipient or channel for this id.
         """
-        for field, value in (
-            ("message_id", message_id),
-            ("sender", sender),
-            ("recipient", recipient),
-            ("channel", channel),
-            ("template", template),
-            ("campaign", campaign),
-        ):
-            check_identifier(field, value, required=field in ("message_id", "recipient", "channel"))
-        if sent_at is not None:
-            sent_at = _utc(sent_at)
+        identifiers = {"message_id": message_id, "sender": sender, "recipient": recipient}
+        identifiers |= {"channel": channel, "template": template, "campaign": campaign}
+        sent_at = check_send(identifiers, sent_at)
         at = self._clock()
 
         def attempt() -> Message:
@@ -246,7 +233,7 @@ class Ledger:
     def _ingest_many(self, payloads: Iterable[Payload]) -> list[IngestOutcome]:
         at = self._clock()
         received = [(payload, at) for payload in payloads]
-        parsed = [_parse(payload) for payload, _ in received]
+        parsed = [parse(payload) for payload, _ in received]
         return self._retried(lambda: self._apply(received, parsed))
 
     def message(self, message_id: str) -> MessageView:
@@ -308,40 +295,11 @@ class Ledger:
     def _apply(
         self, received: list[tuple[Payload, datetime]], parsed: list[StatusReport | InvalidPayloadError]
     ) -> list[IngestOutcome]:
+        """Apply a batch to its messages as stored now, then commit it (one attempt)."""
         messages = self.store.load({item.message_id for item in parsed if isinstance(item, StatusReport)})
         with self._uncommitted(messages.values()):
-            return self._decide(messages, received, parsed)
-
-    def _decide(
-        self,
-        messages: dict[str, Message],
-        received: list[tuple[Payload, datetime]],
-        parsed: list[StatusReport | InvalidPayloadError],
-    ) -> list[IngestOutcome]:
-        """Apply each report to its message (opening unknown ones), then commit the batch."""
-        outcomes: list[IngestOutcome] = []
-        refused: list[NewRejection] = []
-        for (payload, at), item in zip(received, parsed, strict=True):
-            if isinstance(item, InvalidPayloadError):
-                reason = f"invalid payload: {item}"
-                hint = message_id_hint(payload)
-                outcomes.append(IngestOutcome(Outcome.REJECTED, hint, None, reason, malformed=True))
-                refused.append(NewRejection(at, "malformed", hint, reason, raw_bytes(payload)))
-                continue
-            message = messages.get(item.message_id)
-            if message is None:
-                message = messages[item.message_id] = Message.open(
-                    item.message_id, sender=item.sender, recipient=item.recipient, channel=item.channel, at=at
-                )
-            try:
-                outcome = message.report(item, at=at, table=self.transitions)
-            except ContradictionError as error:
-                message.reject(item, reason=str(error), at=at)
-                outcomes.append(IngestOutcome(Outcome.REJECTED, item.message_id, message.status, str(error)))
-                refused.append(NewRejection(at, "contradiction", item.message_id, str(error), item.raw.encode()))
-            else:
-                outcomes.append(IngestOutcome(outcome, item.message_id, message.status))
-        self.store.commit(list(messages.values()), refused)
+            outcomes, refused = decide_batch(messages, received, parsed, self.transitions)
+            self.store.commit(list(messages.values()), refused)
         return outcomes
 
     @contextmanager
@@ -362,20 +320,3 @@ class Ledger:
         if self._sql is None:
             raise AttributeError(f"an in-memory ledger has no database, so no {what}; open one with Ledger.open(url)")
         return self._sql
-
-
-def _parse(payload: Payload) -> StatusReport | InvalidPayloadError:
-    try:
-        return parse_delivery_status(payload)
-    except InvalidPayloadError as error:
-        return error
-
-
-def _utc(moment: datetime) -> datetime:
-    """``moment`` in UTC; ``ValueError`` if it is naive or out of range."""
-    if moment.tzinfo is None:
-        raise ValueError("sent_at must be timezone-aware")
-    try:
-        return moment.astimezone(UTC)
-    except (OverflowError, ValueError):
-        raise ValueError(f"sent_at is out of range: {moment!r}") from None

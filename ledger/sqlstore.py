@@ -24,12 +24,12 @@ from eventsourcing.utils import Environment, EnvType, strtobool
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from ledger import rejections as store
-from ledger.errors import LedgerNotFoundError, StorageError
+from ledger import rejections as rejection_store
+from ledger.errors import LedgerNotFoundError
 from ledger.message import Message, MessageEvent, message_uuid
 from ledger.persistence import LedgerFactory, LedgerRecorder, MessageCache
 from ledger.rejections import NewRejection, Rejection
-from ledger.sql import has_tables, storage_errors
+from ledger.sql import has_tables, storage_error, storage_errors
 
 #: How many messages a store keeps in memory between calls, by default (about 1.5 KB
 #: each).  Reports of one message arrive within minutes to hours of each other; a
@@ -159,7 +159,7 @@ class SQLMessageStore(Application[UUID]):
             with transaction as session:
                 if changed:
                     recordings = self.save(*changed)
-                store.insert_rejections(session, rejections, self.mapper.cipher)
+                rejection_store.insert_rejections(session, rejections, self.mapper.cipher)
         if not committed:
             self.cache.discard(message.message_id for message in messages)
             return
@@ -188,7 +188,7 @@ class SQLMessageStore(Application[UUID]):
     ) -> list[Rejection]:
         """Refused input, oldest first: malformed bodies and contradictions, with reasons."""
         with storage_errors("read the rejections"), self.session(commit=False) as session:
-            return store.select_rejections(
+            return rejection_store.select_rejections(
                 session, limit=limit, since=since, message_id=message_id, cipher=self.mapper.cipher
             )
 
@@ -212,7 +212,7 @@ class SQLMessageStore(Application[UUID]):
         except _RolledBackError:
             pass
         except PersistenceError as error:
-            raise StorageError(f"could not roll back the dry run: {error}") from error
+            raise storage_error(error, "roll back the dry run") from error
 
     def save(
         self, *objs: MutableOrImmutableAggregate[UUID] | DomainEventProtocol[UUID] | None, **kwargs: Any
@@ -248,11 +248,11 @@ class SQLMessageStore(Application[UUID]):
     def _prepare_tables(self) -> None:
         """Create the rejection table, or, when not creating tables, make sure the ledger's exist."""
         if strtobool(self.env.get(LedgerFactory.CREATE_TABLE) or "yes"):
-            store.create_table(self.engine)
-        elif not has_tables(
-            self.engine, [(self._sql.schema_name, self._sql.events_table_name), (None, store.rejections_table.name)]
-        ):
-            raise LedgerNotFoundError(url=self.url)
+            rejection_store.create_table(self.engine)
+        else:
+            events = (self._sql.schema_name, self._sql.events_table_name)
+            if not has_tables(self.engine, [events, (None, rejection_store.rejections_table.name)]):
+                raise LedgerNotFoundError(url=self.url)
 
     def _catch_up(self, session: Session) -> None:
         """Forget the cached messages that other writers changed since we last looked.
