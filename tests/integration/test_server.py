@@ -33,12 +33,13 @@ from schemathesis import GenerationMode, checks
 from schemathesis.python import asgi
 from typer.testing import CliRunner
 
-from ledger import Ledger, MessageNotFoundError, Status, StorageError
+from ledger import DataRefusedError, Ledger, MessageNotFoundError, Status, StorageError
 from ledger.batching import GroupCommitWriter, WriterUnavailableError
 from ledger.cli import app as cli
 from ledger.connectly import MAX_PAYLOAD_BYTES
 from ledger.http import SIGNATURE_HEADER, WEBHOOK_PATH, ServerSettings, create_app, sign
 from ledger.simulate import Traffic
+from ledger.sql import storage_errors
 from tests.faults import CuttableProxy
 from tests.integration.contract import OPTED_OUT, RECIPIENT, SENDER, webhook
 from tests.problems import assert_problem
@@ -384,8 +385,8 @@ def test_a_batch_that_fails_because_of_one_report_fails_only_that_one(
 
     def refusing_poison(payloads: list[bytes]) -> Any:
         if any(b"poison" in payload for payload in payloads):
-            cause = sqlalchemy.exc.DataError("INSERT", {}, ValueError("NUL"))
-            raise StorageError("could not save: NUL") from cause
+            with storage_errors("save"):  # classified as the ledger classifies the database's refusal
+                raise sqlalchemy.exc.DataError("INSERT", {}, ValueError("NUL"))
         return ingest_many(payloads)
 
     monkeypatch.setattr(writer.ledger, "ingest_many", refusing_poison)
@@ -393,7 +394,7 @@ def test_a_batch_that_fails_because_of_one_report_fails_only_that_one(
     poison = writer.ingest(body_of(webhook("poison", Status.SENT)))
     writer.start()
     assert [f.result(timeout=60).kind.value for f in good] == ["applied"] * 5
-    with pytest.raises(StorageError, match="NUL"):
+    with pytest.raises(DataRefusedError, match="NUL"):
         poison.result(timeout=60)
 
 
