@@ -2,15 +2,26 @@
 
 from __future__ import annotations
 
+import sqlite3
 from datetime import UTC, datetime, timedelta, timezone
 
+import eventsourcing.persistence
 import pytest
+import sqlalchemy.exc
 from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import DateTime
 from sqlalchemy.dialects import postgresql, sqlite
 
-from ledger.sql import UTCDateTime
+from ledger.errors import (
+    DataRefusedError,
+    StorageBusyError,
+    StorageError,
+    StorageUnavailableError,
+    UnreadableDataError,
+    VersionConflictError,
+)
+from ledger.sql import UTCDateTime, storage_error, storage_errors
 
 SQLITE = sqlite.dialect()
 offsets = st.integers(-14 * 60, 14 * 60).map(lambda minutes: timezone(timedelta(minutes=minutes)))
@@ -33,3 +44,58 @@ def test_naive_datetimes_are_refused(dialect: object) -> None:
     assert processor is not None
     with pytest.raises(ValueError, match="naive datetime"):
         processor(datetime(2026, 1, 1))
+
+
+def _refused(error: BaseException) -> BaseException:
+    """``error`` as eventsourcing-sqlalchemy re-raises it when a transaction ends."""
+    outer: type[eventsourcing.persistence.PersistenceError] = getattr(eventsourcing.persistence, type(error).__name__)
+    try:
+        raise outer(error) from error
+    except eventsourcing.persistence.PersistenceError as caught:
+        return caught
+
+
+@pytest.mark.parametrize(
+    ("error", "expected"),
+    [
+        (sqlalchemy.exc.OperationalError("INSERT", {}, Exception("disk I/O error")), StorageUnavailableError),
+        (sqlalchemy.exc.InterfaceError("SELECT", {}, Exception("connection closed")), StorageUnavailableError),
+        (sqlalchemy.exc.DataError("INSERT", {}, ValueError("NUL")), DataRefusedError),
+        (sqlalchemy.exc.ProgrammingError("INSERT", {}, TypeError("cannot adapt")), DataRefusedError),
+        (sqlalchemy.exc.IntegrityError("INSERT", {}, Exception("duplicate key")), VersionConflictError),
+        (sqlalchemy.exc.InternalError("INSERT", {}, Exception("internal")), StorageError),
+        (ConnectionRefusedError("refused"), StorageUnavailableError),
+    ],
+    ids=["operational", "interface", "data", "programming", "integrity", "internal", "os"],
+)
+@pytest.mark.parametrize("wrapped", [False, True], ids=["sqlalchemy", "eventsourcing"])
+def test_each_database_failure_is_one_class_of_the_error_tree(
+    error: BaseException, expected: type[StorageError], wrapped: bool
+) -> None:
+    if wrapped and isinstance(error, sqlalchemy.exc.SQLAlchemyError):
+        error = _refused(error)
+    with pytest.raises(StorageError) as raised, storage_errors("save"):
+        raise error
+    assert type(raised.value) is expected
+    assert raised.value.__cause__ is error
+    assert str(raised.value).startswith("could not save: ")
+
+
+def test_a_sqlite_busy_code_is_busy_whatever_the_message_says() -> None:
+    locked = sqlite3.OperationalError("some wording a later SQLite may choose")
+    locked.sqlite_errorcode = sqlite3.SQLITE_BUSY | (2 << 8)  # type: ignore[attr-defined]  # SQLITE_BUSY_SNAPSHOT
+    locked_message = sqlite3.OperationalError("database is locked")  # the message alone says nothing
+    assert isinstance(
+        storage_error(_refused(sqlalchemy.exc.OperationalError("INSERT", {}, locked)), "save"), StorageBusyError
+    )
+    assert (
+        type(storage_error(sqlalchemy.exc.OperationalError("INSERT", {}, locked_message), "save"))
+        is StorageUnavailableError
+    )
+
+
+def test_undecodable_stored_data_is_unreadable_and_other_errors_pass_through() -> None:
+    with pytest.raises(UnreadableDataError, match="LEDGER_CIPHER_KEY"), storage_errors("load messages"):
+        raise eventsourcing.persistence.MapperDeserialisationError("Invalid cipher tag")
+    with pytest.raises(KeyError), storage_errors("save"):
+        raise KeyError("a bug is not a storage failure")
