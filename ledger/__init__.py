@@ -23,10 +23,9 @@ from ledger.errors import (
     WriterUnavailableError,
 )
 from ledger.message import Message, message_uuid
-from ledger.rejections import Rejection
 from ledger.reports import DeliveryError, StatusReport
 from ledger.status import FAILURE_AFTER_DELIVERY, STRICT, MessageState, Outcome, Status, TransitionTable, decide
-from ledger.views import HistoryEntry, IngestOutcome, MessageView
+from ledger.views import HistoryEntry, IngestOutcome, MessageView, Rejection
 
 __all__ = [
     "FAILURE_AFTER_DELIVERY",

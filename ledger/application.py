@@ -20,7 +20,6 @@ from ledger.errors import InvalidPayloadError, MessageNotFoundError
 from ledger.gcpause import gc_paused
 from ledger.memory import InMemoryMessageStore
 from ledger.message import Message
-from ledger.rejections import Rejection
 from ledger.reports import StatusReport
 from ledger.retry import MAX_CONFLICT_RETRIES as MAX_CONFLICT_RETRIES
 from ledger.retry import Retrying
@@ -30,7 +29,7 @@ from ledger.sqlstore import SQLMessageStore, sql_environment
 from ledger.status import STRICT, TransitionTable
 from ledger.store import MessageStore
 from ledger.urls import database_url
-from ledger.views import HistoryEntry, IngestOutcome, MessageView, history_of
+from ledger.views import HistoryEntry, IngestOutcome, MessageView, Rejection, history_of
 
 if TYPE_CHECKING:
     from types import TracebackType

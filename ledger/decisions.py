@@ -14,10 +14,9 @@ from typing import Any
 from ledger.connectly import check_identifier, message_id_hint, parse_delivery_status, raw_bytes
 from ledger.errors import ContradictionError, InvalidPayloadError
 from ledger.message import Message
-from ledger.rejections import NewRejection
 from ledger.reports import StatusReport
 from ledger.status import Outcome, TransitionTable
-from ledger.views import IngestOutcome
+from ledger.views import IngestOutcome, NewRejection
 
 #: What ``ingest`` accepts: a decoded JSON object, or the body as text or bytes.
 Payload = Mapping[str, Any] | str | bytes

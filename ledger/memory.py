@@ -18,7 +18,7 @@ from typing import cast
 
 from ledger.errors import VersionConflictError
 from ledger.message import Message, MessageEvent
-from ledger.rejections import NewRejection, Rejection
+from ledger.views import NewRejection, Rejection
 
 
 class InMemoryMessageStore:

@@ -1,16 +1,16 @@
-"""The rejection store: every input the ledger refused, with its reason.
+"""The rejection store's table: every input the ledger refused, with its reason.
 
 Nothing is dropped silently: a malformed body (kind ``malformed``) or a report that
 contradicts a message's history (kind ``contradiction``) is kept here with the raw
-bytes as received, in the same transaction as the batch that refused it.
+bytes as received, in the same transaction as the batch that refused it.  The values
+read and written (:class:`~ledger.views.Rejection`, :class:`~ledger.views.NewRejection`)
+are plain data in :mod:`ledger.views`, so the in-memory store needs no SQL.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal
 
 from eventsourcing.persistence import Cipher
 from sqlalchemy import BigInteger, Boolean, Column, Integer, LargeBinary, MetaData, String, Table, Text, insert, select
@@ -19,8 +19,7 @@ from sqlalchemy.orm import Session
 
 from ledger.errors import UnreadableDataError
 from ledger.sql import UTCDateTime
-
-RejectionKind = Literal["malformed", "contradiction"]
+from ledger.views import NewRejection, Rejection
 
 metadata = MetaData()
 
@@ -36,45 +35,6 @@ rejections_table = Table(
     # Rows written before a cipher key was set stay readable: each row says how it is stored.
     Column("encrypted", Boolean(), nullable=False),
 )
-
-
-@dataclass(frozen=True, slots=True)
-class Rejection:
-    """One refused input: ``raw`` is the body exactly as received."""
-
-    id: int
-    received_at: datetime
-    kind: RejectionKind
-    message_id: str | None
-    reason: str
-    raw: bytes
-
-    @property
-    def text(self) -> str:
-        """The raw body as text (undecodable bytes replaced)."""
-        return self.raw.decode("utf-8", errors="replace")
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready fields; ``raw`` as text."""
-        return {
-            "id": self.id,
-            "received_at": self.received_at.isoformat(),
-            "kind": self.kind,
-            "message_id": self.message_id,
-            "reason": self.reason,
-            "raw": self.text,
-        }
-
-
-@dataclass(frozen=True, slots=True)
-class NewRejection:
-    """A rejection about to be stored (no id yet)."""
-
-    received_at: datetime
-    kind: RejectionKind
-    message_id: str | None
-    reason: str
-    raw: bytes
 
 
 def create_table(engine: Engine) -> None:

@@ -28,8 +28,8 @@ from ledger import rejections as rejection_store
 from ledger.errors import LedgerNotFoundError
 from ledger.message import Message, MessageEvent, message_uuid
 from ledger.persistence import LedgerFactory, LedgerRecorder, MessageCache
-from ledger.rejections import NewRejection, Rejection
 from ledger.sql import has_tables, storage_error, storage_errors
+from ledger.views import NewRejection, Rejection
 
 #: How many messages a store keeps in memory between calls, by default (about 1.5 KB
 #: each).  Reports of one message arrive within minutes to hours of each other; a

@@ -27,7 +27,7 @@ from datetime import datetime
 from typing import Protocol
 
 from ledger.message import Message, MessageEvent
-from ledger.rejections import NewRejection, Rejection
+from ledger.views import NewRejection, Rejection
 
 
 class MessageStore(Protocol):

@@ -5,11 +5,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from ledger.message import Message
 from ledger.reports import DeliveryError
 from ledger.status import Outcome, Status
+
+#: Why an input was refused: it did not parse, or it contradicted the message's history.
+RejectionKind = Literal["malformed", "contradiction"]
 
 
 def _iso(moment: datetime | None) -> str | None:
@@ -193,3 +196,42 @@ def _entry(event: Any) -> HistoryEntry:
             **common,
         )
     raise TypeError(f"unknown message event {type(event).__qualname__}")
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    """One refused input: ``raw`` is the body exactly as received."""
+
+    id: int
+    received_at: datetime
+    kind: RejectionKind
+    message_id: str | None
+    reason: str
+    raw: bytes
+
+    @property
+    def text(self) -> str:
+        """The raw body as text (undecodable bytes replaced)."""
+        return self.raw.decode("utf-8", errors="replace")
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready fields; ``raw`` as text."""
+        return {
+            "id": self.id,
+            "received_at": self.received_at.isoformat(),
+            "kind": self.kind,
+            "message_id": self.message_id,
+            "reason": self.reason,
+            "raw": self.text,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class NewRejection:
+    """A rejection about to be stored (no id yet)."""
+
+    received_at: datetime
+    kind: RejectionKind
+    message_id: str | None
+    reason: str
+    raw: bytes

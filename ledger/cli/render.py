@@ -22,9 +22,8 @@ from rich.style import StyleType
 from rich.table import Table
 from rich.text import Text
 
-from ledger.rejections import Rejection
 from ledger.status import Outcome, Status
-from ledger.views import HistoryEntry, IngestOutcome, MessageView
+from ledger.views import HistoryEntry, IngestOutcome, MessageView, Rejection
 from projections import Failure, FailureGroup, FunnelRow
 
 BAR_WIDTH = 30

@@ -23,7 +23,7 @@ from ledger import (
 from ledger.connectly import delivery_status_payload, parse_delivery_status
 from ledger.memory import InMemoryMessageStore
 from ledger.message import Message
-from ledger.rejections import NewRejection
+from ledger.views import NewRejection
 
 T0 = datetime(2022, 1, 6, 23, 0, tzinfo=UTC)
 SENDER, RECIPIENT = "+16044441111", "+16044551234"
