@@ -18,7 +18,7 @@ from typing import Any, ClassVar, cast
 from uuid import UUID
 
 from eventsourcing.application import Application, ProcessingEvent
-from eventsourcing.domain import Aggregate, DomainEventProtocol, MutableOrImmutableAggregate
+from eventsourcing.domain import DomainEventProtocol, MutableOrImmutableAggregate
 from eventsourcing.persistence import PersistenceError, Recording, StoredEvent
 from eventsourcing.utils import Environment, EnvType, strtobool
 from sqlalchemy.engine import Engine
@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 from ledger import rejections as rejection_store
 from ledger.errors import LedgerNotFoundError
 from ledger.message import Message, MessageEvent, message_uuid
-from ledger.persistence import LedgerFactory, LedgerRecorder, MessageCache
+from ledger.persistence import LedgerFactory, LedgerRecorder, MessageCache, replay_message
 from ledger.sql import has_tables, storage_error, storage_errors
 from ledger.views import NewRejection, Rejection
 
@@ -277,14 +277,8 @@ class SQLMessageStore(Application[UUID]):
             self._horizon = changes[-1][0]
 
     def _replay(self, stored: list[StoredEvent]) -> Message:
-        """The message made by its stored events, oldest first."""
-        aggregate: Message | None = None
-        for event in map(self.mapper.to_domain_event, stored):
-            # What eventsourcing's project_aggregate() does, without its runtime Protocol
-            # isinstance check per event (slow on Python 3.11).
-            aggregate = cast("Aggregate.Event", event).mutate(aggregate)
-        assert isinstance(aggregate, Message)
-        return aggregate
+        """The message made by its stored events, oldest first (as ``Repository.get`` makes it)."""
+        return replay_message(map(self.mapper.to_domain_event, stored))
 
 
 class _RolledBackError(Exception):

@@ -23,6 +23,8 @@ in bulk differs.  As eventsourcing lays out its own persistence, one module per 
   byte for byte, faster.
 - :mod:`~ledger.persistence.cache`: :class:`MessageCache`, recently used messages in
   their committed state, bounded in size, least recently used out first.
+- :mod:`~ledger.persistence.replay`: :func:`replay_message`, a message rebuilt from its
+  events as eventsourcing's ``Repository.get`` rebuilds it, faster.
 
 The ledger's environment names ``ledger.persistence:LedgerFactory``,
 ``ledger.persistence:LedgerTranscoder`` and ``ledger.persistence:LedgerMapper``: those
@@ -36,6 +38,7 @@ from ledger.persistence.factory import LedgerDatastore, LedgerFactory
 from ledger.persistence.postgres import PostgreSQLLedgerRecorder
 from ledger.persistence.recorders import MAX_IDS_PER_SELECT, LedgerRecorder
 from ledger.persistence.records import LedgerEventStore, LedgerMapper
+from ledger.persistence.replay import replay_message
 from ledger.persistence.sqlite import SQLITE_PRAGMAS, SQLiteLedgerRecorder
 from ledger.persistence.transcoder import LedgerTranscoder
 
@@ -51,4 +54,5 @@ __all__ = [
     "MessageCache",
     "PostgreSQLLedgerRecorder",
     "SQLiteLedgerRecorder",
+    "replay_message",
 ]

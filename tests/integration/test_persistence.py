@@ -95,6 +95,21 @@ class PersistenceContract:
         finally:
             stock.close()
 
+    def test_a_replayed_message_is_the_one_eventsourcing_gets(self, url: str, ledger: Ledger) -> None:
+        # The store replays stored events through ledger.persistence.replay_message, which
+        # takes shortcuts past Created.mutate and Event.mutate: every message it loads must
+        # be what eventsourcing's own Repository.get makes of the same events, in order.
+        message_ids = simulated(ledger)
+        with Ledger({"SQLALCHEMY_URL": url, "MESSAGE_CACHE_MAXSIZE": "0"}) as fresh:
+            assert isinstance(fresh.store, SQLMessageStore)
+            loaded = fresh.store.load(message_ids)
+            assert sorted(loaded) == sorted(message_ids)
+            kinds = {type(e).__name__ for m in message_ids for e in fresh.store.events_of(m)}
+            assert kinds == {"Opened", "SendRecorded", "StageReported", "StageReportedLate", "ReportRejected"}
+            for message_id in message_ids:
+                theirs = fresh.store.repository.get(message_uuid(message_id))
+                assert list(vars(loaded[message_id]).items()) == list(vars(theirs).items())
+
     def test_a_batch_gets_notification_ids_in_the_order_of_its_events(self, ledger: Ledger) -> None:
         assert isinstance(ledger.recorder, LedgerRecorder)
         ids = [uuid4() for _ in range(3)]
