@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -86,46 +86,3 @@ class StatusReport:
             raise ValueError("'accepted' is not a stage a provider reports")
         if self.occurred_at.tzinfo is None:
             raise ValueError("occurred_at must be timezone-aware")
-
-
-# Each field's slot setter, in declaration order (a test checks the order).
-(
-    _set_message_id,
-    _set_stage,
-    _set_occurred_at,
-    _set_sender,
-    _set_recipient,
-    _set_channel,
-    _set_error,
-    _set_campaign,
-    _set_raw,
-) = (getattr(StatusReport, f.name).__set__ for f in fields(StatusReport))
-
-
-def unchecked_report(
-    message_id: str,
-    stage: Status,
-    occurred_at: datetime,
-    sender: str | None,
-    recipient: str | None,
-    channel: str | None,
-    error: DeliveryError | None,
-    campaign: str | None,
-    raw: str,
-) -> StatusReport:
-    """A report of values its parser already checked (a provider stage; an aware time).
-
-    The frozen dataclass's constructor sets each field through ``object.__setattr__``:
-    this sets the slots directly, at a third of the cost, for the hot path of parsing.
-    """
-    report = object.__new__(StatusReport)
-    _set_message_id(report, message_id)
-    _set_stage(report, stage)
-    _set_occurred_at(report, occurred_at)
-    _set_sender(report, sender)
-    _set_recipient(report, recipient)
-    _set_channel(report, channel)
-    _set_error(report, error)
-    _set_campaign(report, campaign)
-    _set_raw(report, raw)
-    return report
