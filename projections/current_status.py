@@ -76,26 +76,27 @@ def fold(row: Row | None, event: MessageEvent) -> Row:
         if row is None:
             raise ValueError(f"{type(event).__qualname__} for a message that was never opened: {event.originator_id}")
         new = dict(row)
-        match event:
-            case Message.SendRecorded():
-                new["template"] = event.template
-                new["campaign"] = new["campaign"] or event.campaign
-                new["accepted_at"] = event.accepted_at
-            case Message.StageReported():  # and StageReportedLate, its subclass
-                stage = Status(event.stage)
-                new[_STAGE_COLUMNS[stage]] = event.occurred_at
-                new["campaign"] = new["campaign"] or event.campaign
-                if not isinstance(event, Message.StageReportedLate):
-                    new["status"] = stage.value
-                    if event.error is not None:
-                        new["error_code"] = event.error.get("code")
-                        new["error_type"] = event.error.get("type")
-                        new["trace_id"] = event.error.get("trace_id")
-            case Message.ReportRejected():
-                new["conflicts"] += 1
-            case _:
-                # An event added to MessageEvent but not folded here fails mypy on this line.
-                assert_never(event)
+        # An isinstance chain, not match: a class pattern that matches builds a set, a list
+        # and a tuple (callgrind: about 480 instructions more per event and fold, 2% of the folds).
+        if isinstance(event, Message.SendRecorded):
+            new["template"] = event.template
+            new["campaign"] = new["campaign"] or event.campaign
+            new["accepted_at"] = event.accepted_at
+        elif isinstance(event, Message.StageReported):  # and StageReportedLate, its subclass
+            stage = Status(event.stage)
+            new[_STAGE_COLUMNS[stage]] = event.occurred_at
+            new["campaign"] = new["campaign"] or event.campaign
+            if not isinstance(event, Message.StageReportedLate):
+                new["status"] = stage.value
+                if event.error is not None:
+                    new["error_code"] = event.error.get("code")
+                    new["error_type"] = event.error.get("type")
+                    new["trace_id"] = event.error.get("trace_id")
+        elif isinstance(event, Message.ReportRejected):
+            new["conflicts"] += 1
+        else:
+            # An event added to MessageEvent but not folded here fails mypy on this line.
+            assert_never(event)
     new["last_event_at"] = event.timestamp
     new["version"] = event.originator_version
     return new

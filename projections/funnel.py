@@ -57,20 +57,20 @@ def fold(row: Row | None, event: MessageEvent) -> Row:
         if row is None:
             raise ValueError(f"{type(event).__qualname__} for a message that was never opened: {event.originator_id}")
         new = dict(row)
-        match event:
-            case Message.SendRecorded():
-                new["accepted_at"] = event.accepted_at
-                new["campaign"] = new["campaign"] or event.campaign
-            case Message.StageReported():  # and StageReportedLate, its subclass
-                new[f"{event.stage}_at"] = event.occurred_at
-                if not isinstance(event, Message.StageReportedLate):
-                    new["status"] = event.stage
-                new["campaign"] = new["campaign"] or event.campaign
-            case Message.ReportRejected():
-                pass  # a rejected report moves nothing in the funnel
-            case _:
-                # An event added to MessageEvent but not folded here fails mypy on this line.
-                assert_never(event)
+        # An isinstance chain, not match (see current_status.fold).
+        if isinstance(event, Message.SendRecorded):
+            new["accepted_at"] = event.accepted_at
+            new["campaign"] = new["campaign"] or event.campaign
+        elif isinstance(event, Message.StageReported):  # and StageReportedLate, its subclass
+            new[f"{event.stage}_at"] = event.occurred_at
+            if not isinstance(event, Message.StageReportedLate):
+                new["status"] = event.stage
+            new["campaign"] = new["campaign"] or event.campaign
+        elif isinstance(event, Message.ReportRejected):
+            pass  # a rejected report moves nothing in the funnel
+        else:
+            # An event added to MessageEvent but not folded here fails mypy on this line.
+            assert_never(event)
     known = [new[name] for name in _TIMES if new[name] is not None]
     new["day"] = min(known).date().isoformat() if known else None
     new["sent_to_delivered"] = _seconds(new["sent_at"], new["delivered_at"])
