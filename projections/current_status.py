@@ -53,25 +53,7 @@ def fold(row: Row | None, event: MessageEvent) -> Row:
     This is the projection's whole logic; the tests compare it with ``Ledger.message``.
     """
     if isinstance(event, Message.Opened):
-        new: Row = {
-            "aggregate_id": aggregate_key(event.originator_id),
-            "message_id": event.message_id,
-            "status": Status.ACCEPTED.value,
-            "sender": event.sender,
-            "recipient": event.recipient,
-            "channel": event.channel,
-            "template": None,
-            "campaign": None,
-            "accepted_at": None,
-            "sent_at": None,
-            "delivered_at": None,
-            "read_at": None,
-            "failed_at": None,
-            "error_code": None,
-            "error_type": None,
-            "trace_id": None,
-            "conflicts": 0,
-        }
+        new = _opened_row(event)
     else:
         if row is None:
             raise ValueError(f"{type(event).__qualname__} for a message that was never opened: {event.originator_id}")
@@ -100,6 +82,29 @@ def fold(row: Row | None, event: MessageEvent) -> Row:
     new["last_event_at"] = event.timestamp
     new["version"] = event.originator_version
     return new
+
+
+def _opened_row(event: Message.Opened) -> Row:
+    """The row of a message that was just opened: who it is between, nothing reported yet."""
+    return {
+        "aggregate_id": aggregate_key(event.originator_id),
+        "message_id": event.message_id,
+        "status": Status.ACCEPTED.value,
+        "sender": event.sender,
+        "recipient": event.recipient,
+        "channel": event.channel,
+        "template": None,
+        "campaign": None,
+        "accepted_at": None,
+        "sent_at": None,
+        "delivered_at": None,
+        "read_at": None,
+        "failed_at": None,
+        "error_code": None,
+        "error_type": None,
+        "trace_id": None,
+        "conflicts": 0,
+    }
 
 
 class CurrentStatusProjection:

@@ -14,7 +14,7 @@ from typing import Any, Literal, get_args
 
 from sqlalchemy import Boolean, Column, Integer, String, Table, Text, and_, case, func, insert, select, update
 from sqlalchemy.orm import Session
-from sqlalchemy.sql import ColumnElement
+from sqlalchemy.sql import ColumnElement, Select
 
 from ledger.message import Message, MessageEvent
 from ledger.sql import UTCDateTime
@@ -215,18 +215,7 @@ class FailureReportView:
             .where(window)
             .group_by(key)
         )
-        ranked = (
-            select(
-                key.label("key"),
-                table.c.trace_id,
-                func.row_number()
-                .over(partition_by=key, order_by=(table.c.failed_at.desc(), table.c.trace_id))
-                .label("rank"),
-            )
-            .where(window, table.c.trace_id.is_not(None), table.c.conflict.is_(False))
-            .subquery()
-        )
-        samples_query = select(ranked.c.key, ranked.c.trace_id).where(ranked.c.rank <= SAMPLE_TRACE_IDS)
+        samples_query = _latest_trace_ids(key, window)
         with self._connect() as connection:
             groups = list(connection.execute(groups_query))
             samples: dict[str | None, list[str]] = {}
@@ -283,3 +272,20 @@ def _window(since: datetime | None, until: datetime | None) -> ColumnElement[boo
     if until is not None:
         conditions.append(failures_table.c.failed_at < until)
     return and_(True, *conditions)
+
+
+def _latest_trace_ids(key: ColumnElement[Any], window: ColumnElement[bool]) -> Select[tuple[Any, Any]]:
+    """(key, trace id) of each group's latest ``SAMPLE_TRACE_IDS`` real failures in the window."""
+    table = failures_table
+    ranked = (
+        select(
+            key.label("key"),
+            table.c.trace_id,
+            func.row_number()
+            .over(partition_by=key, order_by=(table.c.failed_at.desc(), table.c.trace_id))
+            .label("rank"),
+        )
+        .where(window, table.c.trace_id.is_not(None), table.c.conflict.is_(False))
+        .subquery()
+    )
+    return select(ranked.c.key, ranked.c.trace_id).where(ranked.c.rank <= SAMPLE_TRACE_IDS)
