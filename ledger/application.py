@@ -14,6 +14,7 @@ from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, ClassVar, Self, TypeVar
 
+from ledger.databases import Database, open_sql_store
 from ledger.decisions import Payload as Payload
 from ledger.decisions import check_send, decide_batch, parse
 from ledger.errors import InvalidPayloadError, MessageNotFoundError
@@ -23,12 +24,10 @@ from ledger.message import Message
 from ledger.reports import StatusReport
 from ledger.retry import MAX_CONFLICT_RETRIES as MAX_CONFLICT_RETRIES
 from ledger.retry import Retrying
-from ledger.sql import checked_url
 from ledger.sqlstore import MESSAGE_CACHE_MAXSIZE as MESSAGE_CACHE_MAXSIZE
-from ledger.sqlstore import SQLMessageStore, sql_environment
+from ledger.sqlstore import SQLMessageStore
 from ledger.status import STRICT, TransitionTable
 from ledger.store import MessageStore
-from ledger.urls import database_url
 from ledger.views import HistoryEntry, IngestOutcome, MessageView, Rejection, history_of
 
 if TYPE_CHECKING:
@@ -98,18 +97,19 @@ class Ledger:
     @classmethod
     def open(
         cls,
-        url: str | None = None,
+        url: Database = None,
         *,
         transitions: TransitionTable = STRICT,
         clock: Callable[[], datetime] = utc_now,
         cipher_key: str | None = None,
         create: bool = True,
     ) -> Self:
-        """Open (and on first use create) the ledger at a SQLAlchemy ``url``.
+        """Open (and on first use create) the ledger at a SQLAlchemy ``url`` (a string or ``URL``) or ``Engine``.
 
         ``None`` reads ``LEDGER_DATABASE_URL``, else uses ``sqlite:///ledger.db``.
         ``postgresql://`` URLs use psycopg 3; a URL of another database, a malformed
-        one or one whose driver is missing raises ``ValueError``.  ``transitions``
+        one or one whose driver is missing raises ``ValueError``.  A host's engine is
+        used as it is and never disposed (see :mod:`ledger.databases`).  ``transitions``
         replaces the state machine's policy (see :mod:`ledger.status`); ``clock``
         gives received times.  ``cipher_key`` (else ``LEDGER_CIPHER_KEY``; make one
         with ``ledger keygen``) encrypts stored events and rejected bodies with
@@ -118,8 +118,8 @@ class Ledger:
         :class:`~ledger.errors.LedgerNotFoundError` and creates nothing (not even a
         SQLite file).
         """
-        env = sql_environment(checked_url(database_url(url)), cipher_key)
-        return cls(env, transitions=transitions, clock=clock, create=create)
+        store = open_sql_store(url, cipher_key=cipher_key, create=create)
+        return cls(store=store, transitions=transitions, clock=clock)
 
     @classmethod
     def in_memory(cls, *, transitions: TransitionTable = STRICT, clock: Callable[[], datetime] = utc_now) -> Self:

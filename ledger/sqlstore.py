@@ -10,7 +10,6 @@ before the store was a class of its own.
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from datetime import datetime
@@ -19,7 +18,7 @@ from uuid import UUID
 
 from eventsourcing.application import Application, ProcessingEvent
 from eventsourcing.domain import DomainEventProtocol, MutableOrImmutableAggregate
-from eventsourcing.persistence import PersistenceError, Recording, StoredEvent
+from eventsourcing.persistence import InfrastructureFactory, PersistenceError, Recording, StoredEvent
 from eventsourcing.utils import Environment, EnvType, strtobool
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
@@ -35,14 +34,6 @@ from ledger.views import NewRejection, Rejection
 #: each).  Reports of one message arrive within minutes to hours of each other; a
 #: message found in the cache is not read from the database again.
 MESSAGE_CACHE_MAXSIZE = 20_000
-
-
-def sql_environment(url: str, cipher_key: str | None) -> dict[str, str]:
-    """eventsourcing's settings for the database at ``url`` (AES-GCM when a key is given)."""
-    env = {"SQLALCHEMY_URL": url}
-    if cipher_key:
-        env |= {"CIPHER_TOPIC": "eventsourcing.cryptography:AESCipher", "CIPHER_KEY": _checked_key(cipher_key)}
-    return env
 
 
 class SQLMessageStore(Application[UUID]):
@@ -64,8 +55,12 @@ class SQLMessageStore(Application[UUID]):
     #: Environment variable: how many messages to keep in memory (0: none).
     MESSAGE_CACHE_MAXSIZE = "MESSAGE_CACHE_MAXSIZE"
 
-    def __init__(self, env: Mapping[str, str] | None = None, *, create: bool = True) -> None:
+    def __init__(
+        self, env: Mapping[str, str] | None = None, *, create: bool = True, engine: Engine | None = None
+    ) -> None:
         self._create = create
+        #: A host application's engine to run on (else the env's URL makes one of our own).
+        self._host_engine = engine
         with storage_errors("open the ledger"):
             super().__init__(env)
             if not isinstance(self.recorder, LedgerRecorder):
@@ -93,6 +88,12 @@ class SQLMessageStore(Application[UUID]):
             for key in environment.create_keys(LedgerFactory.CREATE_TABLE):
                 environment[key] = "no"
         return environment
+
+    def construct_factory(self, env: Environment) -> InfrastructureFactory[Any]:
+        """eventsourcing's factory; on a host's engine, ours, handed the engine (see LedgerFactory)."""
+        if self._host_engine is None:
+            return super().construct_factory(env)
+        return LedgerFactory(env, engine=self._host_engine)
 
     @property
     def engine(self) -> Engine:
@@ -236,10 +237,10 @@ class SQLMessageStore(Application[UUID]):
         return recordings
 
     def close(self) -> None:
-        """Release the database connections (the pool is disposed) and the cache."""
+        """Release the database connections (our own pool is disposed, a host's is left) and the cache."""
         super().close()
         recorder = getattr(self, "_sql", None)  # absent when opening failed
-        if recorder is not None and recorder.datastore.engine is not None:
+        if recorder is not None and recorder.datastore.engine is not None and self._host_engine is None:
             recorder.datastore.engine.dispose()
         cache = getattr(self, "cache", None)
         if cache is not None:
@@ -283,14 +284,3 @@ class SQLMessageStore(Application[UUID]):
 
 class _RolledBackError(Exception):
     """Ends a dry run's transaction (see SQLMessageStore.dry_run); never escapes it."""
-
-
-def _checked_key(key: str) -> str:
-    """``key`` if it is base64 of 16, 24 or 32 bytes (an AES key)."""
-    try:
-        size = len(base64.b64decode(key, validate=True))
-    except ValueError:
-        size = -1
-    if size not in (16, 24, 32):
-        raise ValueError("the cipher key must be base64 of 16, 24 or 32 bytes; make one with `ledger keygen`")
-    return key

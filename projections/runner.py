@@ -21,6 +21,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session
 
 from ledger.application import Ledger
+from ledger.databases import Database
 from ledger.errors import ProjectionConflictError as ProjectionConflictError  # raised here, and re-exported
 from ledger.gcpause import gc_paused
 from ledger.persistence import LedgerRecorder
@@ -87,8 +88,11 @@ class Projections:
         self.funnel = FunnelView(engine.connect)
 
     @classmethod
-    def open(cls, url: str | None = None, *, create: bool = True) -> Self:
+    def open(cls, url: Database = None, *, create: bool = True) -> Self:
         """Open the projections of the ledger at ``url`` (same rules as ``Ledger.open``).
+
+        ``url`` is a URL (a string or ``sqlalchemy.URL``) or a host's ``Engine``, whose
+        pool the views then share and which :meth:`close` leaves undisposed.
 
         ``create=False`` needs the ledger to exist (else
         :class:`~ledger.errors.LedgerNotFoundError`); the views' own tables are still
