@@ -29,6 +29,7 @@ from ledger.errors import (
     UnreadableDataError,
     VersionConflictError,
 )
+from ledger.extras import needs
 
 DEFAULT_URL = "sqlite:///ledger.db"
 
@@ -62,7 +63,11 @@ def checked_url(url: str) -> str:
         # from deep inside the first connection.
         parsed.get_dialect().import_dbapi()
     except (ImportError, sqlalchemy.exc.NoSuchModuleError):
-        raise ValueError(f"the database driver {parsed.get_driver_name()!r} is not installed") from None
+        driver = parsed.get_driver_name()
+        missing = f"the database driver {driver!r} is not installed"
+        if driver == "psycopg":  # the driver the postgres extra installs
+            missing += f"; {needs('PostgreSQL', 'postgres')}"
+        raise ValueError(missing) from None
     return url
 
 

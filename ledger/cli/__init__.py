@@ -26,70 +26,40 @@ One module per group of commands: :mod:`~ledger.cli.writes`, :mod:`~ledger.cli.r
 from __future__ import annotations
 
 import sys
-from importlib.metadata import PackageNotFoundError, version
-from typing import Annotated
+from typing import TYPE_CHECKING, Any
 
-import typer
+from ledger.extras import is_missing, needs
 
-from ledger.cli import demo, reads, serve, views, writes
-from ledger.cli.errors import ExitStatus, OneLineErrors
-from ledger.urls import URL_VARIABLE
+if TYPE_CHECKING:
+    from ledger.cli.commands import app as app
+    from ledger.cli.errors import ExitStatus as ExitStatus
 
 __all__ = ["ExitStatus", "app", "main"]
 
-app = typer.Typer(
-    name="ledger",
-    cls=OneLineErrors,
-    help="An event-sourced ledger of WhatsApp delivery statuses (Connectly webhooks).",
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-    add_completion=False,
-)
-
-
-def _show_version(value: bool) -> None:
-    if value:
-        try:
-            number = version("delivery-ledger")
-        except PackageNotFoundError:  # run from a source tree that was never installed
-            number = "(not installed)"
-        sys.stdout.write(f"ledger {number}\n")
-        raise typer.Exit()
-
-
-@app.callback()
-def root(
-    db: Annotated[
-        str | None,
-        typer.Option(
-            "--db",
-            envvar=URL_VARIABLE,
-            help="SQLAlchemy URL for every command (default: sqlite:///ledger.db).",
-        ),
-    ] = None,
-    show_version: Annotated[
-        bool, typer.Option("--version", is_eager=True, callback=_show_version, help="Print the version and exit.")
-    ] = False,
-) -> None:
-    """An event-sourced ledger of WhatsApp delivery statuses (Connectly webhooks)."""
-
-
-# In the order `ledger --help` lists them.
-app.command()(writes.ingest)
-app.command("record-sent")(writes.record_sent)
-app.command()(reads.status)
-app.command()(reads.history)
-app.command()(reads.failures)
-app.command()(reads.summary)
-app.command()(reads.rejections)
-app.command()(views.rebuild)
-app.command()(views.project)
-app.command()(demo.demo)
-app.command()(demo.simulate)
-app.command()(serve.serve)
-app.command()(demo.keygen)
+#: Exit status for a missing extra: bad usage (``ExitStatus.USAGE``, which needs Typer itself).
+_USAGE = 2
 
 
 def main() -> None:
-    """Console-script entry point."""
+    """Console-script entry point: the Typer app, or one line naming the ``cli`` extra if it is missing."""
+    try:
+        from ledger.cli.commands import app
+    except ImportError as error:
+        if not is_missing(error, "cli"):
+            raise
+        sys.stderr.write(f"error: {needs('the ledger command', 'cli')}\n")
+        raise SystemExit(_USAGE) from None
     app()
+
+
+def __getattr__(name: str) -> Any:
+    """``app`` and ``ExitStatus``, imported when first asked for (they need Typer)."""
+    if name == "app":
+        from ledger.cli.commands import app
+
+        return app
+    if name == "ExitStatus":
+        from ledger.cli.errors import ExitStatus
+
+        return ExitStatus
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

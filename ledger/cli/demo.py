@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import base64
 import json
+import secrets
 import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from eventsourcing.cryptography import AESCipher
 
 from ledger.application import Ledger
 from ledger.cli import console, render
@@ -59,7 +60,9 @@ def simulate(
 
 def keygen() -> None:
     """Print a new AES-256 key for LEDGER_CIPHER_KEY (encrypts stored events and rejected bodies)."""
-    sys.stdout.write(AESCipher.create_key(32) + "\n")
+    # What eventsourcing's AESCipher.create_key(32) makes (32 random bytes in base64), made
+    # without the cipher's package: a key can be made before the crypto extra is installed.
+    sys.stdout.write(base64.b64encode(secrets.token_bytes(32)).decode() + "\n")
 
 
 def _delete_sqlite_file(db: str | None) -> None:

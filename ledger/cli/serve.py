@@ -11,6 +11,7 @@ import typer
 from ledger.cli import console, render
 from ledger.cli.errors import ExitStatus, clear_errors, fail
 from ledger.cli.options import Db
+from ledger.extras import is_missing, needs
 
 if TYPE_CHECKING:
     from ledger.http import ServerSettings
@@ -47,7 +48,9 @@ def serve(
     try:
         from ledger import http
     except ImportError as error:
-        fail(f"{error}; install the server extra: pip install 'delivery-ledger[server]'", ExitStatus.USAGE)
+        if not is_missing(error, "server"):
+            raise
+        fail(needs("ledger serve", "server"), ExitStatus.USAGE)
     with clear_errors():
         settings = http.ServerSettings(
             url=db,
