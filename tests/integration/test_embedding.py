@@ -6,6 +6,9 @@ runs on the host's pool, changes nothing about the engine and never disposes it.
 
 from __future__ import annotations
 
+import re
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -127,3 +130,14 @@ def test_a_hosts_in_memory_sqlite_engine_holds_the_ledger_while_it_lives() -> No
             assert ledger.message("m-1").status is Status.SENT
     finally:
         engine.dispose()
+
+
+def test_the_readme_embedding_example_runs_and_leaves_the_engine_working(tmp_path: Path) -> None:
+    readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+    match = re.search(r"## Embedding\n.*?```python\n(.*?)```", readme, re.DOTALL)
+    assert match, "no python block in the README's Embedding section"
+    result = subprocess.run(
+        [sys.executable, "-c", match.group(1)], cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "2 accepted\n2\n"
