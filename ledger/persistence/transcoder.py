@@ -6,7 +6,7 @@ import json
 import json.encoder
 import json.scanner
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, cast
 
 from eventsourcing.persistence import DatetimeAsISO, JSONTranscoder, Transcoding
@@ -39,6 +39,8 @@ class LedgerTranscoder(JSONTranscoder):
         self._key_prefixes: dict[str, str] = {}
         # The last datetime written under each of those keys, and its isoformat().
         self._last_iso: dict[str, tuple[datetime, str]] = {}
+        # isoformat() of UTC moments written lately (see _encode_flat).
+        self._utc_iso: dict[datetime, str] = {}
         # '{"_type_":"datetime_iso","_data_":"' while datetimes are written as eventsourcing's
         # DatetimeAsISO writes them (None if another transcoding took its place).
         self._datetime_prefix: str | None = None
@@ -67,6 +69,7 @@ class LedgerTranscoder(JSONTranscoder):
         datetime_prefix = self._datetime_prefix
         key_prefixes = self._key_prefixes
         last_iso = self._last_iso
+        utc_iso = self._utc_iso
         items = []
         for key, value in state.items():
             if type(key) is not str:
@@ -87,6 +90,13 @@ class LedgerTranscoder(JSONTranscoder):
                 last = last_iso.get(key)
                 if last is not None and last[0] is value:
                     iso = last[1]
+                elif value.tzinfo is UTC:
+                    # Provider times are whole seconds shared by many reports (94% of the
+                    # benchmark stream's occurred_at are seen among the last 4,096), and an
+                    # aware isoformat() costs 1.1 us against 0.06 for this lookup.  Equal UTC
+                    # datetimes have equal fields, so equal text (another zone's equal
+                    # instant is written with its own offset: it never comes here).
+                    iso = utc_iso.get(value) or self._utc_isoformat(value)
                 else:
                     iso = value.isoformat()
                     if len(last_iso) < _MAX_KEY_PREFIXES:
@@ -95,6 +105,16 @@ class LedgerTranscoder(JSONTranscoder):
             else:
                 items.append(prefix + "".join(self._encode_once(value, 0)))
         return "{" + ",".join(items) + "}"
+
+    def _utc_isoformat(self, moment: datetime) -> str:
+        """``moment.isoformat()``, kept for the next equal moment (the oldest half forgotten when full)."""
+        iso = moment.isoformat()
+        utc_iso = self._utc_iso
+        if len(utc_iso) >= _MAX_MOMENTS:
+            for old in list(utc_iso)[: _MAX_MOMENTS // 2]:
+                utc_iso.pop(old, None)
+        utc_iso[moment] = iso
+        return iso
 
     def decode(self, data: bytes) -> Any:
         """Decode ``data`` as ``JSONTranscoder.decode`` does."""
@@ -110,3 +130,5 @@ class LedgerTranscoder(JSONTranscoder):
 _json_string: Callable[[str], str] = json.encoder.encode_basestring
 #: Most distinct keys whose '"key":' the transcoder keeps (states have a few dozen).
 _MAX_KEY_PREFIXES = 1024
+#: Most UTC moments whose isoformat() the transcoder keeps.
+_MAX_MOMENTS = 4096

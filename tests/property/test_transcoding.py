@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
@@ -12,6 +12,7 @@ from eventsourcing.persistence import DatetimeAsISO, DecimalAsStr, JSONTranscode
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import ledger.persistence.transcoder
 from ledger.persistence import LedgerTranscoder
 
 
@@ -116,3 +117,25 @@ def test_moments_written_again_are_written_alike(moments: list[datetime], picks:
     for key, index in picks:
         state = {key: moments[index % len(moments)], "raw": "x"}
         assert ours.encode(state) == STOCK.encode(state)
+
+
+ZONES = [UTC, timezone(timedelta(hours=2)), timezone(timedelta(0), "Z"), None]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.datetimes(timezones=st.just(UTC)), min_size=1, max_size=6),
+    st.lists(st.tuples(st.integers(0, 5), st.sampled_from(ZONES)), max_size=40),
+)
+def test_equal_moments_in_any_zone_are_written_alike(moments: list[datetime], picks: list[tuple[int, Any]]) -> None:
+    # The transcoder keeps the text of UTC moments it wrote lately (a dict by moment, at
+    # most _MAX_MOMENTS, here 4 so that it also forgets): new objects of equal moments,
+    # and the same instants in other zones (equal, but written with their own offset).
+    ours = registered(LedgerTranscoder())
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(ledger.persistence.transcoder, "_MAX_MOMENTS", 4)
+        for index, zone in picks:
+            moment = moments[index % len(moments)]
+            copy = moment.replace(tzinfo=None) if zone is None else moment.astimezone(zone)
+            state = {"occurred_at": copy + timedelta(0), "raw": "x"}
+            assert ours.encode(state) == STOCK.encode(state)
