@@ -34,13 +34,11 @@ class LedgerDatastore(SQLAlchemyDatastore):
     caches are sized for an event store (see :data:`~ledger.persistence.sqlite.SQLITE_PRAGMAS`).
 
     Given a host application's ``engine`` instead, it runs on that engine's pool and
-    changes nothing about it: no listener, no pragma, no journal mode (``owns_engine``
-    is false, so the store never disposes it).
+    changes nothing about it: no listener, no pragma, no journal mode (and the store
+    never disposes it).
     """
 
     def __init__(self, *, url: str | None = None, engine: Engine | None = None, **kwargs: Any) -> None:
-        #: Whether the engine was made here (and is disposed with the store), not a host's.
-        self.owns_engine = engine is None
         if engine is not None:
             # SQLAlchemyDatastore's own way to run on an engine made elsewhere: a session
             # maker bound to it (its engine is then the maker's bind).

@@ -12,6 +12,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import eventsourcing_sqlalchemy.datastore
 import pytest
 import sqlalchemy
 from sqlalchemy import event, text
@@ -141,3 +142,22 @@ def test_the_readme_embedding_example_runs_and_leaves_the_engine_working(tmp_pat
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout == "2 accepted\n2\n"
+
+
+def test_on_the_hosts_engine_no_engine_of_its_own_is_made_whatever_the_environment_says(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LEDGER_SQLALCHEMY_URL", f"sqlite:///{tmp_path / 'elsewhere.db'}")
+    monkeypatch.setenv("SQLALCHEMY_URL", f"sqlite:///{tmp_path / 'elsewhere.db'}")
+    engine = sqlalchemy.create_engine(f"sqlite:///{tmp_path / 'host.db'}")
+
+    def no_engine(*args: object, **kwargs: object) -> Engine:
+        raise AssertionError("the ledger made an engine of its own")
+
+    monkeypatch.setattr(eventsourcing_sqlalchemy.datastore, "create_engine", no_engine)
+    try:
+        with Ledger.open(engine) as ledger:
+            ledger.ingest(webhook("m-1", Status.SENT))
+            assert ledger.engine is engine
+    finally:
+        engine.dispose()
