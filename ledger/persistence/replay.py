@@ -3,9 +3,11 @@
 The domain (:mod:`ledger.message`) uses eventsourcing's documented API only: a message
 is made by ``Aggregate.Created.mutate`` and moved on by ``Aggregate.Event.mutate``.
 Loading a batch replays every event of every message that is not cached, so the
-store's replay takes two shortcuts past those methods, here in the infrastructure where
-``tests/integration/test_persistence.py::test_a_replayed_message_is_the_one_eventsourcing_gets``
-pins the result to ``Repository.get`` attribute by attribute, in order.
+store's replay takes two shortcuts past those methods (a five-event history: 7.4 against
+3.0 us), here in the infrastructure, where ``test_a_replayed_message_is_the_one_eventsourcing_gets``
+(``tests/integration/test_persistence.py``, on each backend) pins every message the store loads
+to what ``Repository.get`` makes of the same events, attribute by attribute, in order; and
+``tests/unit/test_replay.py`` to ``project_aggregate``, errors included.
 """
 
 from __future__ import annotations
@@ -48,9 +50,9 @@ def replay_message(events: Iterable[DomainEventProtocol[UUID]]) -> Message:
             event.mutate(message)
             version, last = event.originator_version, None
             continue
-        # What Aggregate.Event.mutate() does once its checks pass, the version and
-        # modified time set once at the end instead of through their property setters
-        # per event: about 0.6 of its 1.3 us per event (measured on Python 3.11).
+        # What Aggregate.Event.mutate() does once its checks pass (checked just above),
+        # the version and modified time set once at the end instead of through their
+        # property setters per event: 0.2 against 0.7 us per event.
         event.apply(message)
         version, last = version + 1, event
     _moved(message, version, last)
@@ -62,7 +64,7 @@ def _opened(event: Message.Opened) -> Message:
 
     ``Created.mutate`` resolves the topic and inspects the signatures of
     ``__base_init__`` and ``__init__`` to pick their arguments out of the event, for
-    every message loaded: this passes them directly (0.95 against 3.7 us).  A topic
+    every message loaded: this passes them directly (2.1 against 3.7 us).  A topic
     other than Message's (a subclass) is left to it.
     """
     if event.originator_topic != _MESSAGE_TOPIC:
