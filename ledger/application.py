@@ -19,6 +19,7 @@ from ledger.decisions import Payload as Payload
 from ledger.decisions import check_send, decide_batch, parse
 from ledger.errors import InvalidPayloadError, MessageNotFoundError
 from ledger.gcpause import gc_paused
+from ledger.hosted import joined
 from ledger.memory import InMemoryMessageStore
 from ledger.message import Message
 from ledger.reports import StatusReport
@@ -27,7 +28,7 @@ from ledger.retry import Retrying
 from ledger.sqlstore import MESSAGE_CACHE_MAXSIZE as MESSAGE_CACHE_MAXSIZE
 from ledger.sqlstore import SQLMessageStore
 from ledger.status import STRICT, TransitionTable
-from ledger.store import MessageStore
+from ledger.store import MessageStore, uncommitted
 from ledger.views import HistoryEntry, IngestOutcome, MessageView, Rejection, history_of
 
 if TYPE_CHECKING:
@@ -87,7 +88,7 @@ class Ledger:
         self._clock = clock
         self._lock = threading.RLock()
         self._retrying = Retrying()
-        #: True inside :meth:`dry_run` (whose thread holds ``_lock``).
+        #: True inside :meth:`dry_run` and :meth:`joined` (whose thread holds ``_lock``).
         self._dry_run = False
         #: Where the messages and rejections are kept.
         self.store: MessageStore = SQLMessageStore(env, create=create) if store is None else store
@@ -173,8 +174,8 @@ class Ledger:
         self,
         message_id: str,
         *,
-        sender: str | None,
         recipient: str,
+        sender: str | None = None,
         channel: str = "whatsapp",
         template: str | None = None,
         campaign: str | None = None,
@@ -194,7 +195,7 @@ class Ledger:
 
         def attempt() -> Message:
             loaded = self.store.load({message_id})
-            with self._uncommitted(loaded.values()):
+            with uncommitted(self.store, loaded.values()):
                 message = loaded.get(message_id) or Message.open(
                     message_id, sender=sender, recipient=recipient, channel=channel, at=at
                 )
@@ -256,28 +257,26 @@ class Ledger:
         """Refused input, oldest first: malformed bodies and contradictions, with reasons."""
         return self.store.rejections(limit=limit, since=since, message_id=message_id)
 
-    @contextmanager
-    def dry_run(self) -> Iterator[None]:
+    def dry_run(self) -> AbstractContextManager[None]:
         """Decide everything done in the block as usual, then roll it all back.
 
-        The block's calls (``ingest_many``, ``record_sent``, reads) run in one
-        transaction and see each other's effects; at the end of the block, or at an
-        exception, it is rolled back: nothing is stored and the cached messages are
-        those committed before.  The transaction holds the database's write lock from
-        its first write to its end (a SQLite file; the events table on PostgreSQL),
-        and other calls on this ledger wait for the block.  A write that collides
-        with another writer's raises :class:`~ledger.errors.VersionConflictError`
-        instead of being retried, since retrying would need the whole block again.
-        An in-memory ledger's dry run puts its lists back as they were.
+        The block's calls run in one transaction and see each other's effects; at its
+        end, or at an exception, it is rolled back: nothing is stored and the cache
+        keeps only committed messages.  The transaction holds the database's write lock
+        from its first write to its end; other calls on this ledger wait for the block.
+        A collision with another writer raises :class:`~ledger.errors.VersionConflictError`
+        instead of being retried (that would need the whole block again).
         """
-        with self._lock, self.store.dry_run():
-            self._dry_run = True
-            try:
-                yield
-            finally:
-                self._dry_run = False
-        # The store leaves its cache alone inside a transaction it does not commit, and
-        # forgets the messages the block changed: the cache holds only committed state.
+        return self._once(self.store.dry_run())
+
+    def joined(self, session: Session) -> AbstractContextManager[None]:
+        """The block's calls write and read in the host's ``session``, which commits or rolls them back.
+
+        The host's rows and the ledger's events and rejections are stored together or not
+        at all; the cache keeps nothing from the block.  As in :meth:`dry_run`, other calls
+        wait and a collision raises ``VersionConflictError`` (see :mod:`ledger.hosted`).
+        """
+        return self._once(joined(self._database("joined"), session))
 
     def close(self) -> None:
         """Release the store (a database's connection pool is disposed)."""
@@ -296,22 +295,23 @@ class Ledger:
     ) -> list[IngestOutcome]:
         """Apply a batch to its messages as stored now, then commit it (one attempt)."""
         messages = self.store.load({item.message_id for item in parsed if isinstance(item, StatusReport)})
-        with self._uncommitted(messages.values()):
+        with uncommitted(self.store, messages.values()):
             outcomes, refused = decide_batch(messages, received, parsed, self.transitions)
             self.store.commit(list(messages.values()), refused)
         return outcomes
 
     @contextmanager
-    def _uncommitted(self, messages: Iterable[Message]) -> Iterator[None]:
-        """If the block fails, the store forgets ``messages``: they may hold changes not stored."""
-        try:
-            yield
-        except BaseException:
-            self.store.forget([message.message_id for message in messages])
-            raise
+    def _once(self, transaction: AbstractContextManager[None]) -> Iterator[None]:
+        """``transaction`` around the block, whose writes are tried once (see _retried)."""
+        with self._lock, transaction:
+            self._dry_run = True
+            try:
+                yield
+            finally:
+                self._dry_run = False
 
     def _retried(self, attempt: Callable[[], T]) -> T:
-        """``attempt()`` (which reloads), retried after contention, unless in a dry run."""
+        """``attempt()`` (which reloads), retried after contention, unless in one transaction's block."""
         with self._lock:
             return Retrying.once(attempt) if self._dry_run else self._retrying(attempt)
 

@@ -60,8 +60,10 @@ class Retrying:
 
     @staticmethod
     def once(attempt: Callable[[], T]) -> T:
-        """``attempt()``'s result, not retried (in a dry run, whose retry needs the whole block)."""
+        """``attempt()``'s result, not retried (in a dry run or a host's transaction: a retry needs the whole block)."""
         try:
             return attempt()
         except VersionConflictError as error:
-            raise VersionConflictError("another writer changed a message during the dry run; run it again") from error
+            raise VersionConflictError(
+                "another writer changed a message during the block (a dry run or a host's transaction); run it again"
+            ) from error

@@ -21,8 +21,8 @@ ledger retries both), other :class:`~ledger.errors.StorageError` subclasses othe
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from contextlib import AbstractContextManager
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from datetime import datetime
 from typing import Protocol
 
@@ -75,3 +75,13 @@ class MessageStore(Protocol):
     def close(self) -> None:
         """Release what the store holds (connections, caches)."""
         ...
+
+
+@contextmanager
+def uncommitted(store: MessageStore, messages: Iterable[Message]) -> Iterator[None]:
+    """If the block fails, ``store`` forgets ``messages``: they may hold changes not stored."""
+    try:
+        yield
+    except BaseException:
+        store.forget([message.message_id for message in messages])
+        raise

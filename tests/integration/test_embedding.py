@@ -9,7 +9,8 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
-from collections.abc import Iterator
+import threading
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import eventsourcing_sqlalchemy.datastore
@@ -17,11 +18,49 @@ import pytest
 import sqlalchemy
 from sqlalchemy import event, text
 from sqlalchemy.engine import Engine
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
-from ledger import Ledger, LedgerNotFoundError, Status
+from ledger import Ledger, LedgerNotFoundError, MessageNotFoundError, Outcome, Status, VersionConflictError
+from ledger.message import Message
 from ledger.persistence.sqlite import tune_sqlite_connection
 from projections import Projections
 from tests.integration.contract import RECIPIENT, SENDER, webhook
+
+
+class HostBase(DeclarativeBase):
+    """The host application's own tables."""
+
+
+class Order(HostBase):
+    """A host's row, written in the same transaction as the ledger's events."""
+
+    __tablename__ = "host_orders"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    message_id: Mapped[str]
+
+
+class HostFailedError(Exception):
+    """The host's work failed after the ledger's calls: its transaction rolls back."""
+
+
+def fail_after_sending(ledger: Ledger, session: Session) -> None:
+    """The host adds its row, records a send and reports, then fails."""
+    session.add(Order(id=1, message_id="m-1"))
+    ledger.record_sent("m-1", sender=SENDER, recipient=RECIPIENT)
+    outcomes = ledger.ingest_many([webhook("m-1", Status.DELIVERED, recipient=RECIPIENT), b"not json"])
+    assert [outcome.kind for outcome in outcomes] == [Outcome.APPLIED, Outcome.REJECTED]
+    assert ledger.message("m-1").status is Status.DELIVERED  # the block sees its own writes
+    raise HostFailedError
+
+
+def orders(engine: Engine) -> list[str]:
+    with Session(engine) as session:
+        return list(session.scalars(sqlalchemy.select(Order.message_id)))
+
+
+def events(engine: Engine) -> int:
+    with engine.connect() as connection:
+        return int(connection.execute(text("SELECT count(*) FROM ledger_events")).scalar_one())
 
 
 class EmbeddingContract:
@@ -97,6 +136,84 @@ class EmbeddingContract:
             ledger.ingest(webhook("m-1", Status.SENT))
         with Ledger.open(engine, create=False) as ledger:
             assert ledger.message("m-1").status is Status.SENT
+
+    def test_a_send_in_the_hosts_transaction_commits_with_the_hosts_row(self, engine: Engine) -> None:
+        HostBase.metadata.create_all(engine)
+        with Ledger.open(engine) as ledger:
+            with Session(engine) as session, session.begin(), ledger.joined(session):
+                session.add(Order(id=1, message_id="m-1"))
+                view = ledger.record_sent("m-1", recipient=RECIPIENT)
+                assert view.status is Status.ACCEPTED
+            assert ledger.message("m-1").status is Status.ACCEPTED
+        assert (orders(engine), events(engine)) == (["m-1"], 2)
+
+    def test_a_rolled_back_host_transaction_leaves_no_row_no_event_and_no_rejection(self, engine: Engine) -> None:
+        HostBase.metadata.create_all(engine)
+        with Ledger.open(engine) as ledger:
+            with pytest.raises(HostFailedError), Session(engine) as session, session.begin(), ledger.joined(session):
+                fail_after_sending(ledger, session)
+            assert ledger.rejections() == []
+            with pytest.raises(MessageNotFoundError):
+                ledger.message("m-1")  # the cache does not serve the rolled-back send
+        assert (orders(engine), events(engine)) == ([], 0)
+
+    def test_reports_ingested_in_the_hosts_transaction_commit_with_it(self, engine: Engine) -> None:
+        HostBase.metadata.create_all(engine)
+        with Ledger.open(engine) as ledger:
+            ledger.record_sent("m-1", recipient=RECIPIENT)
+            assert ledger.message("m-1").version == 2  # cached as committed
+            with Session(engine) as session, session.begin(), ledger.joined(session):
+                session.add(Order(id=1, message_id="m-1"))
+                assert ledger.ingest(webhook("m-1", Status.READ, recipient=RECIPIENT)).status is Status.READ
+                assert ledger.ingest(b"{").kind is Outcome.REJECTED
+            assert (ledger.message("m-1").status, len(ledger.rejections())) == (Status.READ, 1)
+        assert (orders(engine), events(engine)) == (["m-1"], 3)
+
+    def test_a_rolled_back_report_leaves_the_cached_message_as_committed(self, engine: Engine) -> None:
+        with Ledger.open(engine) as ledger:
+            ledger.record_sent("m-1", recipient=RECIPIENT)
+            assert ledger.message("m-1").status is Status.ACCEPTED  # cached as committed
+            with Session(engine) as session, session.begin():
+                with ledger.joined(session):
+                    ledger.ingest(webhook("m-1", Status.DELIVERED, recipient=RECIPIENT))
+                session.rollback()
+            view = ledger.message("m-1")
+            assert (view.status, view.version) == (Status.ACCEPTED, 2)
+        assert events(engine) == 2
+
+    def test_a_collision_in_the_hosts_transaction_raises_a_version_conflict_untried_again(
+        self, engine: Engine, url: str, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        with Ledger.open(engine) as ledger, Ledger.open(url) as other:
+            ledger.record_sent("m-1", recipient=RECIPIENT)
+            load = ledger.store.load
+
+            def load_then_another_writer_writes(message_ids: Iterable[str]) -> dict[str, Message]:
+                loaded = load(message_ids)
+                # Another thread: this one's calls, any ledger's, would join the host's transaction.
+                writer = threading.Thread(target=other.ingest, args=(webhook("m-1", Status.SENT, recipient=RECIPIENT),))
+                writer.start()
+                writer.join()
+                return loaded
+
+            monkeypatch.setattr(ledger.store, "load", load_then_another_writer_writes)
+            with (
+                pytest.raises(VersionConflictError),
+                Session(engine) as session,
+                session.begin(),
+                ledger.joined(session),
+            ):
+                ledger.ingest(webhook("m-1", Status.DELIVERED, recipient=RECIPIENT))
+            assert ledger.conflicts_retried == 0
+            monkeypatch.undo()
+            assert ledger.message("m-1").status is Status.SENT  # the other writer's
+        assert events(engine) == 3
+
+    def test_a_session_of_another_database_is_refused(self, engine: Engine, tmp_path: Path) -> None:
+        elsewhere = sqlalchemy.create_engine(f"sqlite:///{tmp_path / 'elsewhere.db'}")
+        with Ledger.open(engine) as ledger, Session(elsewhere) as session, pytest.raises(ValueError, match="database"):
+            ledger.joined(session).__enter__()
+        elsewhere.dispose()
 
 
 class TestSQLiteFile(EmbeddingContract):
