@@ -166,6 +166,10 @@ class StatusPage:
     rows: list[StatusRow]
     next_cursor: str | None
 
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready fields: the rows' ``to_dict()`` and the cursor."""
+        return {"rows": [row.to_dict() for row in self.rows], "next_cursor": self.next_cursor}
+
 
 class CurrentStatusView:
     """Queries over ``view_current_status``."""

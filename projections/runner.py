@@ -58,6 +58,10 @@ class Progress:
     position: int
     head: int
 
+    def to_dict(self) -> dict[str, int]:
+        """JSON-ready fields."""
+        return {"processed": self.processed, "position": self.position, "head": self.head}
+
 
 ProgressCallback = Callable[[Progress], None]
 

@@ -275,3 +275,11 @@ def test_an_in_memory_ledger_has_no_database_to_share(ledger: Ledger) -> None:
 def test_a_ledger_takes_a_store_or_database_settings_not_both() -> None:
     with pytest.raises(ValueError, match="not both"):
         Ledger({"SQLALCHEMY_URL": "sqlite://"}, store=InMemoryMessageStore())
+
+
+def test_a_send_names_no_sender_unless_given_and_reports_naming_one_still_apply() -> None:
+    ledger = Ledger.in_memory()
+    assert ledger.record_sent("m-1", recipient=RECIPIENT).sender is None
+    payload = delivery_status_payload("m-1", Status.SENT, timestamp=T0, sender=SENDER, recipient=RECIPIENT)
+    assert ledger.ingest(payload).kind is Outcome.APPLIED
+    assert (ledger.message("m-1").sender, ledger.message("m-1").status) == (None, Status.SENT)
