@@ -9,7 +9,9 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ledger.connectly import WEBHOOK, InvalidPayloadError, _validated, parse_delivery_status
+from ledger.connectly import WEBHOOK, parse_delivery_status
+from ledger.connectly.parse import _validated
+from ledger.errors import InvalidPayloadError
 from tests.strategies import hostile_payloads, report_streams
 
 

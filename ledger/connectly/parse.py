@@ -1,4 +1,4 @@
-"""Connectly ``delivery_status`` webhooks: parsing and normalisation.
+"""Parsing Connectly ``delivery_status`` webhooks into status reports.
 
 :func:`parse_delivery_status` turns a payload (``dict``, ``str`` or ``bytes``) into a
 :class:`~ledger.reports.StatusReport`, or raises
@@ -26,7 +26,8 @@ MAX_PAYLOAD_BYTES = 64 * 1024
 #: Longest accepted identifier (message id, phone number, channel).
 MAX_ID_LENGTH = 256
 
-_STAGES = {
+#: Connectly's status names and the stages they report.
+STAGES = {
     "sent": Status.SENT,
     "delivered": Status.DELIVERED,
     "read": Status.READ,
@@ -127,7 +128,7 @@ def parse_delivery_status(payload: Mapping[str, Any] | str | bytes) -> StatusRep
     # keywords (tests/unit/test_connectly.py's spec examples and campaign test pin each field).
     return StatusReport(
         update["id"],
-        _STAGES[status],
+        STAGES[status],
         datetime.fromtimestamp(webhook["timestamp"], tz=UTC),
         sender["id"],
         recipient["id"],
@@ -257,96 +258,3 @@ def _error(error: ConnectlyError | None) -> DeliveryError:
         trace_id=None if trace_id is None else str(trace_id),
         details=error.get("details") or {},
     )
-
-
-_PROVIDER_STATUS = {stage: name for name, stage in _STAGES.items()}
-
-
-def delivery_status_payload(
-    message_id: str,
-    stage: Status | str,
-    *,
-    timestamp: int | datetime,
-    sender: str = "+16044441111",
-    recipient: str = "+16044551234",
-    channel: str = "whatsapp",
-    error: DeliveryError | None = None,
-    campaign: str | None = None,
-) -> dict[str, Any]:
-    """Build a ``delivery_status`` payload as Connectly sends it (for tests, demos and replays)."""
-    stage = Status(stage)
-    if isinstance(timestamp, datetime):
-        timestamp = int(timestamp.timestamp())
-    update: dict[str, Any] = {"id": message_id, "status": _PROVIDER_STATUS[stage], "error": None}
-    if stage is Status.FAILED:
-        error = error or DeliveryError()
-        update["error"] = {
-            "message": error.message,
-            "type": error.type,
-            "code": error.code,
-            "userTitle": error.user_title,
-            "userMessage": error.user_message,
-            "cntTraceId": error.trace_id,
-            "details": dict(error.details),
-        }
-    if campaign is not None:
-        update["metadata"] = {"campaignName": campaign}
-    return {
-        "topic": "delivery_status",
-        "timestamp": str(timestamp),
-        "sender": {"id": sender, "channelType": channel},
-        "recipient": {"id": recipient, "channelType": channel},
-        "statusUpdate": update,
-    }
-
-
-# Helpers for input that is refused or checked outside the parser: what the rejection
-# store keeps of a malformed payload, and the identifiers the send API is given.
-
-
-def raw_bytes(payload: object) -> bytes:
-    """The payload as received, for the rejection store (a decoded object as JSON)."""
-    if isinstance(payload, bytes | bytearray | memoryview):
-        return bytes(payload)
-    if isinstance(payload, str):
-        return payload.encode("utf-8", errors="surrogatepass")
-    try:
-        return json.dumps(payload, default=repr, ensure_ascii=False).encode("utf-8", errors="surrogatepass")
-    except (TypeError, ValueError, RecursionError):
-        return repr(payload).encode("utf-8", errors="replace")
-
-
-def message_id_hint(payload: object) -> str | None:
-    """The message id a malformed payload seems to name, if it names one plainly."""
-    document: object = payload
-    if isinstance(payload, str | bytes) and len(payload) <= MAX_PAYLOAD_BYTES:
-        try:
-            document = json.loads(payload)
-        except (ValueError, RecursionError):
-            return None
-    if isinstance(document, Mapping):
-        update = document.get("statusUpdate")
-        if isinstance(update, Mapping):
-            hint = update.get("id")
-            if isinstance(hint, str) and 0 < len(hint) <= MAX_ID_LENGTH:
-                try:
-                    return storable(hint)
-                except ValueError:
-                    return None
-    return None
-
-
-def check_identifier(field: str, value: object, *, required: bool) -> None:
-    """Refuse an identifier a backend could not store (empty, too long, NUL, bad Unicode).
-
-    Raises :class:`~ledger.errors.InvalidPayloadError` naming ``field``; ``None`` passes
-    unless ``required``.
-    """
-    if value is None and not required:
-        return
-    if not isinstance(value, str) or not value.strip() or len(value) > MAX_ID_LENGTH:
-        raise InvalidPayloadError(f"must be a non-empty string of at most {MAX_ID_LENGTH} characters", field=field)
-    try:
-        storable(value)
-    except ValueError as error:
-        raise InvalidPayloadError(str(error), field=field) from None
