@@ -261,6 +261,21 @@ def test_the_readme_embedding_example_runs_and_leaves_the_engine_working(tmp_pat
     assert result.stdout == "2 accepted\n2\n"
 
 
+def test_the_readme_host_transaction_example_stores_the_order_and_the_send_together(tmp_path: Path) -> None:
+    readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+    match = re.search(r"## Embedding\n.*?```python\n.*?```.*?```python\n(.*?)```", readme, re.DOTALL)
+    assert match, "no second python block in the README's Embedding section"
+    result = subprocess.run(
+        [sys.executable, "-c", match.group(1)], cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False
+    )
+    assert (result.returncode, result.stdout) == (0, "accepted\n"), result.stderr
+    engine = sqlalchemy.create_engine(f"sqlite:///{tmp_path / 'shop.db'}")
+    with engine.connect() as connection:
+        assert list(connection.execute(text("SELECT message_id FROM orders")).scalars()) == ["m-1"]
+    assert events(engine) == 2
+    engine.dispose()
+
+
 def test_on_the_hosts_engine_no_engine_of_its_own_is_made_whatever_the_environment_says(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
