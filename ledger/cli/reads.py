@@ -1,7 +1,8 @@
 """The commands that read: ``status``, ``history``, ``failures``, ``summary``, ``rejections``.
 
-None of them creates a database; the read models are caught up first, so what they show
-is never stale.
+None of them creates a database, and none shows stale data: ``status``, ``history`` and
+``rejections`` read the ledger itself; ``failures`` and ``summary`` catch the read models
+up first.
 """
 
 from __future__ import annotations
