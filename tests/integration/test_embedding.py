@@ -250,24 +250,25 @@ def test_a_hosts_in_memory_sqlite_engine_holds_the_ledger_while_it_lives() -> No
         engine.dispose()
 
 
-def test_the_readme_embedding_example_runs_and_leaves_the_engine_working(tmp_path: Path) -> None:
+def run_embedding_example(number: int, folder: Path) -> subprocess.CompletedProcess[str]:
+    """Run the ``number``-th (from 1) Python block of the README's Embedding section in ``folder``."""
     readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
-    match = re.search(r"## Embedding\n.*?```python\n(.*?)```", readme, re.DOTALL)
-    assert match, "no python block in the README's Embedding section"
-    result = subprocess.run(
-        [sys.executable, "-c", match.group(1)], cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False
+    section = readme.split("## Embedding\n", 1)[1].split("\n## ", 1)[0]
+    blocks = re.findall(r"```python\n(.*?)```", section, re.DOTALL)
+    assert len(blocks) >= number, f"no python block {number} in the README's Embedding section"
+    return subprocess.run(
+        [sys.executable, "-c", blocks[number - 1]], cwd=folder, capture_output=True, text=True, timeout=120, check=False
     )
+
+
+def test_the_readme_embedding_example_runs_and_leaves_the_engine_working(tmp_path: Path) -> None:
+    result = run_embedding_example(1, tmp_path)
     assert result.returncode == 0, result.stderr
     assert result.stdout == "2 accepted\n2\n"
 
 
 def test_the_readme_host_transaction_example_stores_the_order_and_the_send_together(tmp_path: Path) -> None:
-    readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
-    match = re.search(r"## Embedding\n.*?```python\n.*?```.*?```python\n(.*?)```", readme, re.DOTALL)
-    assert match, "no second python block in the README's Embedding section"
-    result = subprocess.run(
-        [sys.executable, "-c", match.group(1)], cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False
-    )
+    result = run_embedding_example(2, tmp_path)
     assert (result.returncode, result.stdout) == (0, "accepted\n"), result.stderr
     engine = sqlalchemy.create_engine(f"sqlite:///{tmp_path / 'shop.db'}")
     with engine.connect() as connection:
