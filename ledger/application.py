@@ -22,6 +22,7 @@ from ledger.gcpause import gc_paused
 from ledger.hosted import joined
 from ledger.memory import InMemoryMessageStore
 from ledger.message import Message
+from ledger.queries import LedgerQueries
 from ledger.reports import StatusReport
 from ledger.retry import MAX_CONFLICT_RETRIES as MAX_CONFLICT_RETRIES
 from ledger.retry import Retrying
@@ -49,7 +50,7 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-class Ledger:
+class Ledger(LedgerQueries):
     """An event-sourced ledger of message delivery statuses.
 
     Open it with :meth:`open`; it is a context manager.  Every public method is safe to
@@ -87,6 +88,7 @@ class Ledger:
         self.transitions = transitions
         self._clock = clock
         self._lock = threading.RLock()
+        self._read_models_lock = threading.Lock()
         self._retrying = Retrying()
         #: True inside :meth:`dry_run` and :meth:`joined` (whose thread holds ``_lock``).
         self._dry_run = False
@@ -279,7 +281,8 @@ class Ledger:
         return self._once(joined(self._database("joined"), session))
 
     def close(self) -> None:
-        """Release the store (a database's connection pool is disposed)."""
+        """Release the read models and the store (a database's connection pool is disposed)."""
+        self._close_read_models()
         self.store.close()
 
     def __enter__(self) -> Self:

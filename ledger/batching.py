@@ -30,7 +30,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from ledger.application import Ledger
+from ledger.application import Ledger, Payload
 from ledger.errors import DataRefusedError, StorageError, WriterUnavailableError
 from ledger.views import IngestOutcome
 
@@ -46,7 +46,7 @@ class _Job:
     """One piece of work: a report for ``ingest_many``, or another write run on its own."""
 
     future: Future[Any]
-    payload: bytes | None = None
+    payload: Payload | None = None
     call: Callable[[Ledger], Any] | None = None
     wanted: bool = field(default=True)
 
@@ -93,8 +93,8 @@ class GroupCommitWriter:
         """Start the writer thread."""
         self._thread.start()
 
-    def ingest(self, payload: bytes) -> Future[IngestOutcome]:
-        """Queue a webhook body; the future's result is its outcome, set after the commit."""
+    def ingest(self, payload: Payload) -> Future[IngestOutcome]:
+        """Queue a webhook payload; the future's result is its outcome, set after the commit."""
         future: Future[IngestOutcome] = Future()
         self._submit(_Job(future, payload=payload))
         return future
@@ -171,7 +171,7 @@ class GroupCommitWriter:
         if not jobs:
             return
         try:
-            outcomes = self.ledger.ingest_many([job.payload or b"" for job in jobs])
+            outcomes = self.ledger.ingest_many([b"" if job.payload is None else job.payload for job in jobs])
         except Exception as error:
             if len(jobs) > 1 and _maybe_caused_by_input(error):
                 logger.warning("a batch of %d reports failed (%s); storing each on its own", len(jobs), error)

@@ -5,9 +5,7 @@
 ...     views.failure_report.summary(by="code")
 """
 
-from projections.current_status import StatusPage, StatusRow
-from projections.failure_report import GROUP_BY, Failure, FailureGroup
-from projections.funnel import FunnelRow, Latency
+from ledger.readmodels import GROUP_BY, Failure, FailureGroup, FunnelRow, Latency, StatusPage, StatusRow
 from projections.runner import Progress, ProjectionConflictError, Projections
 
 __all__ = [

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, assert_never
+from typing import assert_never
 
 from sqlalchemy import Column, Integer, String, Table, and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from ledger.message import Message, MessageEvent
+from ledger.readmodels import StatusPage, StatusRow
 from ledger.sql import UTCDateTime
 from ledger.status import Status
 from projections.base import Connect, Row, RowCache, aggregate_key, fold_rows, metadata
@@ -22,7 +22,7 @@ current_status_table = Table(
     Column("message_id", String(256), nullable=False, unique=True),
     Column("status", String(16), nullable=False, index=True),
     Column("sender", String(256)),
-    Column("recipient", String(256)),
+    Column("recipient", String(256), index=True),
     Column("channel", String(256)),
     Column("template", String(256)),
     Column("campaign", String(256), index=True),
@@ -120,57 +120,6 @@ class CurrentStatusProjection:
         session.execute(current_status_table.delete())
 
 
-@dataclass(frozen=True, slots=True)
-class StatusRow:
-    """One message in the ``current_status`` view."""
-
-    message_id: str
-    status: Status
-    sender: str | None
-    recipient: str | None
-    channel: str | None
-    template: str | None
-    campaign: str | None
-    accepted_at: datetime | None
-    sent_at: datetime | None
-    delivered_at: datetime | None
-    read_at: datetime | None
-    failed_at: datetime | None
-    error_code: str | None
-    error_type: str | None
-    trace_id: str | None
-    conflicts: int
-    last_event_at: datetime
-    version: int
-
-    @classmethod
-    def of(cls, row: Mapping[Any, Any]) -> StatusRow:
-        fields = {k: v for k, v in row.items() if k != "aggregate_id"}
-        fields["status"] = Status(fields["status"])
-        return cls(**fields)
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready fields; times as ISO-8601 UTC strings."""
-        out: dict[str, Any] = {}
-        for name in self.__slots__:
-            value = getattr(self, name)
-            out[name] = value.isoformat() if isinstance(value, datetime) else value
-        out["status"] = self.status.value
-        return out
-
-
-@dataclass(frozen=True, slots=True)
-class StatusPage:
-    """One page of a listing; pass ``next_cursor`` back as ``after`` for the next page."""
-
-    rows: list[StatusRow]
-    next_cursor: str | None
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready fields: the rows' ``to_dict()`` and the cursor."""
-        return {"rows": [row.to_dict() for row in self.rows], "next_cursor": self.next_cursor}
-
-
 class CurrentStatusView:
     """Queries over ``view_current_status``."""
 
@@ -204,6 +153,7 @@ class CurrentStatusView:
         *,
         status: Status | None = None,
         campaign: str | None = None,
+        recipient: str | None = None,
         since: datetime | None = None,
         until: datetime | None = None,
         after: str | None = None,
@@ -214,8 +164,9 @@ class CurrentStatusView:
         query = select(table).order_by(table.c.last_event_at, table.c.message_id).limit(limit + 1)
         if status is not None:
             query = query.where(table.c.status == Status(status).value)
-        if campaign is not None:
-            query = query.where(table.c.campaign == campaign)
+        for column, value in (("campaign", campaign), ("recipient", recipient)):
+            if value is not None:
+                query = query.where(table.c[column] == value)
         if since is not None:
             query = query.where(table.c.last_event_at >= since)
         if until is not None:

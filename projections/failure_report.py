@@ -8,21 +8,19 @@ row with ``conflict`` set, so the report counts conflicts instead of hiding them
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal, get_args
+from typing import Any
 
 from sqlalchemy import Boolean, Column, Integer, String, Table, Text, and_, case, func, insert, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import ColumnElement, Select
 
 from ledger.message import Message, MessageEvent
+from ledger.readmodels import GROUP_BY, Failure, FailureGroup, GroupBy
 from ledger.sql import UTCDateTime
 from ledger.status import Status
 from projections.base import Connect, RowCache, aggregate_key, current_rows, execute_many, metadata, opened_in, upsert
 
-GroupBy = Literal["code", "type", "campaign", "recipient", "day"]
-GROUP_BY: tuple[GroupBy, ...] = get_args(GroupBy)
 SAMPLE_TRACE_IDS = 5
 
 # What the report needs to know about each message to describe its failures.
@@ -133,59 +131,6 @@ def _failure_row(message: Mapping[str, Any], event: Message.StageReported | Mess
         "trace_id": error.get("trace_id"),
         "reason": reason,
     }
-
-
-@dataclass(frozen=True, slots=True)
-class Failure:
-    """One failure, with what support needs: the trace id."""
-
-    message_id: str
-    recipient: str | None
-    campaign: str | None
-    failed_at: datetime
-    conflict: bool
-    code: str | None
-    type: str | None
-    message: str | None
-    user_title: str | None
-    user_message: str | None
-    trace_id: str | None
-    reason: str | None
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready fields; the time as an ISO-8601 UTC string."""
-        out = {name: getattr(self, name) for name in self.__slots__}
-        out["failed_at"] = self.failed_at.isoformat()
-        return out
-
-
-@dataclass(frozen=True, slots=True)
-class FailureGroup:
-    """Failures sharing one value of the grouping (``key``), in a time window.
-
-    ``share`` is the group's part of all failures in the window; ``conflicts`` counts
-    failure reports rejected as contradictions, which ``count`` does not include.
-    """
-
-    key: str | None
-    count: int
-    share: float
-    conflicts: int
-    first_at: datetime
-    last_at: datetime
-    trace_ids: tuple[str, ...]
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready fields; times as ISO-8601 UTC strings."""
-        return {
-            "key": self.key,
-            "count": self.count,
-            "share": self.share,
-            "conflicts": self.conflicts,
-            "first_at": self.first_at.isoformat(),
-            "last_at": self.last_at.isoformat(),
-            "trace_ids": list(self.trace_ids),
-        }
 
 
 class FailureReportView:

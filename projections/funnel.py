@@ -14,19 +14,18 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal, assert_never
+from typing import Any, assert_never
 
 from sqlalchemy import Column, Float, String, Table, case, func, select
 from sqlalchemy.orm import Session
 
 from ledger.message import Message, MessageEvent
+from ledger.readmodels import FunnelBy, FunnelRow, Latency
 from ledger.sql import UTCDateTime
 from ledger.status import Status
 from projections.base import Connect, Row, RowCache, aggregate_key, fold_rows, metadata
 
-FunnelBy = Literal["campaign", "day"]
 PERCENTILES = (50, 90, 99)
 
 funnel_table = Table(
@@ -93,49 +92,6 @@ class FunnelProjection:
 
     def clear(self, session: Session) -> None:
         session.execute(funnel_table.delete())
-
-
-@dataclass(frozen=True, slots=True)
-class Latency:
-    """Nearest-rank percentiles of a latency, in seconds (None when nothing was measured)."""
-
-    count: int
-    p50: float | None
-    p90: float | None
-    p99: float | None
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready fields."""
-        return {"count": self.count, "p50": self.p50, "p90": self.p90, "p99": self.p99}
-
-
-@dataclass(frozen=True, slots=True)
-class FunnelRow:
-    """The funnel of one group (``key`` is None for the whole ledger)."""
-
-    key: str | None
-    total: int
-    reached: int  # messages known to have reached the phone (delivered or read)
-    counts: dict[Status, int]
-    delivery_rate: float
-    read_rate: float
-    failure_rate: float
-    sent_to_delivered: Latency
-    delivered_to_read: Latency
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready fields."""
-        return {
-            "key": self.key,
-            "total": self.total,
-            "reached": self.reached,
-            "counts": {status.value: count for status, count in self.counts.items()},
-            "delivery_rate": self.delivery_rate,
-            "read_rate": self.read_rate,
-            "failure_rate": self.failure_rate,
-            "sent_to_delivered": self.sent_to_delivered.to_dict(),
-            "delivered_to_read": self.delivered_to_read.to_dict(),
-        }
 
 
 def percentiles(values: Sequence[float]) -> Latency:

@@ -30,6 +30,7 @@ from projections.base import Projection, RowCache, decode, metadata
 from projections.current_status import CurrentStatusProjection, CurrentStatusView
 from projections.failure_report import FailureReportProjection, FailureReportView
 from projections.funnel import FunnelProjection, FunnelView
+from projections.queries import ViewQueries
 
 tracking_table = Table(
     "view_tracking",
@@ -66,7 +67,7 @@ class Progress:
 ProgressCallback = Callable[[Progress], None]
 
 
-class Projections:
+class Projections(ViewQueries):
     """The read models of one ledger database, and the runner that keeps them current.
 
     >>> with Projections.open("sqlite:///ledger.db") as views:  # doctest: +SKIP
@@ -86,6 +87,7 @@ class Projections:
         engine = self._engine
         with storage_errors("create the projection tables"):
             metadata.create_all(engine, checkfirst=True)
+            _create_indexes(engine)
             self._ensure_tracking_rows()
         self.current_status = CurrentStatusView(engine.connect)
         self.failure_report = FailureReportView(engine.connect)
@@ -261,3 +263,10 @@ def _advance(session: Session | Connection, name: str, *, expected: int, to: int
     )
     if result.rowcount != 1:
         raise ProjectionConflictError(name=name, expected=expected)
+
+
+def _create_indexes(engine: Engine) -> None:
+    """The views' indexes that tables created by an older version lack (create_all adds only tables)."""
+    for table in metadata.sorted_tables:
+        for index in table.indexes:
+            index.create(engine, checkfirst=True)

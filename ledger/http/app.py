@@ -1,9 +1,7 @@
-"""The receiver as an ASGI application, assembled from its routers (FastAPI's "bigger applications").
+"""The receiver as an ASGI application of its own: a :class:`~ledger.http.receiver.Receiver`'s routes.
 
-:func:`create_app` puts the settings on ``app.state``; its lifespan opens the runtime
-(:mod:`ledger.http.runtime`) there.  The routers: :mod:`~ledger.http.webhooks` (the
-signed POSTs), :mod:`~ledger.http.reads` (guarded by the API token when one is set) and
-:mod:`~ledger.http.health`.
+``ledger serve`` runs it.  A host application includes ``Receiver(settings).router``
+instead (see :mod:`ledger.http.receiver`).
 """
 
 from __future__ import annotations
@@ -11,29 +9,26 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from fastapi import APIRouter, Depends, FastAPI
-from pydantic import TypeAdapter
 
-from ledger.connectly import WEBHOOK
-from ledger.http import health, openapi, problems, reads, webhooks
+from ledger.http import openapi, problems
 from ledger.http.problems import AsciiJSON
-from ledger.http.runtime import lifespan
+from ledger.http.receiver import Receiver
 from ledger.http.settings import ServerSettings
 
 
 def create_app(settings: ServerSettings, *, routers: Sequence[APIRouter] = ()) -> FastAPI:
-    """The receiver; its ledgers open and close with the lifespan.
+    """The receiver; its ledger opens and closes with the application's lifespan.
 
-    ``routers`` are included after the receiver's own (a host's or a benchmark's routes;
-    their handlers can read ``request.app.state`` as the receiver's do).
+    ``app.state.receiver`` is the :class:`Receiver`.  ``routers`` are included after the
+    receiver's own (a benchmark's routes); their handlers can read the receiver's settings
+    and runtime as the receiver's do (:mod:`ledger.http.state`).
     """
-    app = FastAPI(title="delivery-ledger receiver", version="1", lifespan=lifespan, default_response_class=AsciiJSON)
-    app.state.settings = settings
-    app.state.runtime = None  # Until the lifespan (or ledger.http.serve.run) opens it.
-    problems.install(app)
-    app.include_router(webhooks.router(settings))
-    app.include_router(reads.router, dependencies=[Depends(reads.require_token)] if settings.api_token else None)
-    app.include_router(health.router)
+    receiver = Receiver(settings, freeze_gc=True)
+    app = FastAPI(title="delivery-ledger receiver", version="1", default_response_class=AsciiJSON)
+    app.state.receiver = receiver
+    problems.install(app)  # Routing errors (404, 405): the receiver's routes answer their own.
+    app.include_router(receiver.router)
     for router in routers:
-        app.include_router(router)
-    openapi.install(app, {"DeliveryStatusWebhook": WEBHOOK, "SentMessage": TypeAdapter(webhooks.SentMessage)})
+        app.include_router(router, dependencies=[Depends(receiver.attach)])
+    openapi.install(app)
     return app

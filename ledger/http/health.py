@@ -9,7 +9,7 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel
 
 from ledger.errors import StorageError
-from ledger.http.problems import AsciiJSON
+from ledger.http.problems import AsciiJSON, ProblemRoute
 from ledger.http.state import running
 from ledger.sql import storage_errors
 
@@ -24,17 +24,19 @@ class Readiness(BaseModel):
     reports: int
 
 
-# Never guarded: probes carry no token.
-router = APIRouter()
+def router() -> APIRouter:
+    """The health routes; never guarded: probes carry no token."""
+    routes = APIRouter(route_class=ProblemRoute)
+    routes.add_api_route("/healthz", healthz, responses={200: {"model": dict[str, str]}})
+    routes.add_api_route("/readyz", readyz, responses={200: {"model": Readiness}, 503: {"model": Readiness}})
+    return routes
 
 
-@router.get("/healthz", responses={200: {"model": dict[str, str]}})
 async def healthz() -> AsciiJSON:
     """The process is up."""
     return AsciiJSON({"status": "ok"})
 
 
-@router.get("/readyz", responses={200: {"model": Readiness}, 503: {"model": Readiness}})
 def readyz(request: Request) -> AsciiJSON:
     """The database answers and the writer runs; 503 otherwise."""
     current = running(request)
@@ -42,7 +44,7 @@ def readyz(request: Request) -> AsciiJSON:
     try:
         if current is None or not current.writer.alive:
             raise StorageError("the ledger writer is not running")
-        with storage_errors("reach the database"), current.reader.engine.connect() as connection:
+        with storage_errors("reach the database"), current.ledger.reader.engine.connect() as connection:
             connection.execute(sqlalchemy.text("SELECT 1"))
     except StorageError as error:
         problem = str(error)

@@ -7,7 +7,6 @@ and :func:`install` adds them, with a description written for API users.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 from fastapi import FastAPI
@@ -24,11 +23,12 @@ report and the delivery funnel.
 
 ## Authentication
 
-- **Webhooks and `POST /messages/sent`**, when the receiver has a webhook secret, must be
-  signed: the `{SIGNATURE_HEADER}` header holds base64(HMAC-SHA256(secret, raw body)).  A
-  missing or wrong signature is answered 401 and nothing is stored.
-- **Reads** (`/messages/...`, `/reports/...`), when the receiver has an API token, need
-  `Authorization: Bearer <token>`; they show recipients' phone numbers.
+- **Webhooks**, when the receiver has a webhook secret, must be signed by the provider: the
+  `{SIGNATURE_HEADER}` header holds base64(HMAC-SHA256(secret, raw body)).  A missing or
+  wrong signature is answered 401 and nothing is stored.
+- **Reads** (`/messages...`, `/rejections`, `/reports/...`) and **`POST /messages/sent`** (your
+  own service recording what it sent), when the receiver has an API token, need
+  `Authorization: Bearer <token>`; reads show recipients' phone numbers.
 
 A webhook is answered once its report is stored: 200 with what the report did (a report that
 contradicts the message's history too: it is kept, and sending it again changes nothing).
@@ -45,9 +45,44 @@ The codes:
 """
 
 
-def body_docs(schema: str, *, signed: bool, text: bool = False) -> dict[str, Any]:
-    """The OpenAPI request body ``schema`` (a component), and the signature header if ``signed``."""
-    content: dict[str, Any] = {"application/json": {"schema": {"$ref": f"#/components/schemas/{schema}"}}}
+def inline_schema(adapter: TypeAdapter[Any]) -> dict[str, Any]:
+    """``adapter``'s JSON schema with its definitions written in place, so it needs no components.
+
+    (A host application that includes the receiver's router gets whole schemas in its own
+    document.)  The models have no recursive definitions.
+    """
+    schema = adapter.json_schema(ref_template="#/$defs/{model}")
+    definitions = schema.pop("$defs", {})
+
+    def resolve(node: Any) -> Any:
+        if isinstance(node, dict):
+            reference = node.get("$ref", "")
+            if reference.startswith("#/$defs/"):
+                return resolve(definitions[reference.removeprefix("#/$defs/")])
+            return {key: resolve(value) for key, value in node.items()}
+        if isinstance(node, list):
+            return [resolve(item) for item in node]
+        return node
+
+    resolved: dict[str, Any] = resolve(schema)
+    return resolved
+
+
+def webhook_schema(adapter: TypeAdapter[Any]) -> dict[str, Any]:
+    """The delivery_status webhook's schema, its timestamp described as it is accepted."""
+    schema = inline_schema(adapter)
+    # A validator turns Unix seconds given as text into an integer before the schema's
+    # check, so the generated schema says integer only: say both.
+    schema["properties"]["timestamp"] = {
+        "anyOf": [{"type": "string", "pattern": "^[0-9]+$"}, {"type": "integer", "minimum": 0}],
+        "description": "Unix seconds, as a string (an integer is accepted too).",
+    }
+    return schema
+
+
+def body_docs(schema: dict[str, Any], *, signed: bool, text: bool = False) -> dict[str, Any]:
+    """The OpenAPI request body of ``schema``, and the signature header if ``signed``."""
+    content: dict[str, Any] = {"application/json": {"schema": schema}}
     if text:
         content["text/plain"] = {"schema": {"type": "string", "description": "The same JSON document, as text."}}
     docs: dict[str, Any] = {"requestBody": {"required": True, "content": content}}
@@ -60,25 +95,12 @@ def body_docs(schema: str, *, signed: bool, text: bool = False) -> dict[str, Any
     return docs
 
 
-def install(app: FastAPI, bodies: Mapping[str, TypeAdapter[Any]]) -> None:
-    """Serve the document with :data:`DESCRIPTION`, the request ``bodies`` and problem details."""
-    schemas: dict[str, Any] = {}
-    for name, adapter in bodies.items():
-        schema = adapter.json_schema(ref_template="#/components/schemas/{model}")
-        schemas.update(schema.pop("$defs", {}))
-        schemas[name] = schema
-    if "DeliveryStatusWebhook" in schemas:
-        # A validator turns Unix seconds given as text into an integer before the schema's
-        # check, so the generated schema says integer only: say both.
-        schemas["DeliveryStatusWebhook"]["properties"]["timestamp"] = {
-            "anyOf": [{"type": "string", "pattern": "^[0-9]+$"}, {"type": "integer", "minimum": 0}],
-            "description": "Unix seconds, as a string (an integer is accepted too).",
-        }
+def install(app: FastAPI) -> None:
+    """Serve the document with :data:`DESCRIPTION` and problem details."""
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
             document = get_openapi(title=app.title, version=app.version, description=DESCRIPTION, routes=app.routes)
-            document.setdefault("components", {}).setdefault("schemas", {}).update(schemas)
             problems.as_problem_json(document)
             app.openapi_schema = document
         return app.openapi_schema

@@ -17,7 +17,8 @@ so their ``type`` is ``about:blank`` (:data:`PLAIN_CODES`).
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+import logging
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any
@@ -25,12 +26,15 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
 from ledger.errors import ContradictionError, InvalidPayloadError, LedgerError, MessageNotFoundError, StorageError
 from ledger.views import IngestOutcome
+
+logger = logging.getLogger(__name__)
 
 MEDIA_TYPE = "application/problem+json"
 #: A tag URI (RFC 4151) names each problem type: RFC 9457 allows a type URI that is not a
@@ -135,6 +139,34 @@ def first_error(errors: Sequence[Any]) -> str:
     first = errors[0]
     where = ".".join(str(part) for part in first["loc"]) or "body"
     return f"{where}: {first['msg']}"
+
+
+class ProblemRoute(APIRoute):
+    """A route that answers its own errors with problem details, in whatever application includes it.
+
+    The answers are those :func:`install` gives, so a host application that includes the
+    receiver's router (and installs nothing) still answers as the receiver does.
+    """
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handle = super().get_route_handler()
+
+        async def answer(request: Request) -> Response:
+            try:
+                return await handle(request)
+            except RequestRefusedError as error:
+                return await _refusal(request, error)
+            except RequestValidationError as error:
+                return await _validation_error(request, error)
+            except LedgerError as error:
+                return await _ledger_error(request, error)
+            except HTTPException:
+                raise  # The application's to answer, as for a route it does not have.
+            except Exception as error:
+                logger.error("%s %s failed", request.method, request.url.path, exc_info=error)
+                return await _unexpected_error(request, error)
+
+        return answer
 
 
 def install(app: FastAPI) -> None:

@@ -1,4 +1,4 @@
-"""The read routes: a message, its history, the failure report and the funnel (JSON).
+"""The read routes: messages (one, a page of them, a history), rejections, the failure report and the funnel.
 
 They show recipients' phone numbers: with an API token set, each needs
 ``Authorization: Bearer <token>``.
@@ -14,13 +14,11 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from ledger.http import problems
-from ledger.http.problems import AsciiJSON, RequestRefusedError
+from ledger.http.problems import AsciiJSON, ProblemRoute, RequestRefusedError
 from ledger.http.state import runtime_of, settings_of
-from ledger.sql import storage_errors
-from ledger.views import HistoryEntry, MessageView
-from projections import Failure, FailureGroup, FunnelRow
-from projections.failure_report import GroupBy
-from projections.funnel import FunnelBy
+from ledger.readmodels import Failure, FailureGroup, FunnelBy, FunnelRow, GroupBy, StatusPage
+from ledger.status import Status
+from ledger.views import HistoryEntry, MessageView, Rejection
 
 _BEARER = HTTPBearer(auto_error=False, description="The API token (ledger serve --api-token).")
 _READ_ERRORS = problems.responses("unauthorized", "unavailable")
@@ -36,59 +34,112 @@ async def require_token(
         return
     if credentials is None or not hmac.compare_digest(credentials.credentials.encode(), token.encode()):
         headers = {"WWW-Authenticate": "Bearer"}
-        raise RequestRefusedError("unauthorized", "these reads need 'Authorization: Bearer <token>'", headers)
+        raise RequestRefusedError("unauthorized", "this route needs 'Authorization: Bearer <token>'", headers)
 
 
-# create_app guards these with require_token when the settings have a token (and only then
-# documents the bearer scheme).
-router = APIRouter()
+def router() -> APIRouter:
+    """The read routes (the receiver guards them with :func:`require_token` when it has a token)."""
+    routes = APIRouter(route_class=ProblemRoute)
+    routes.add_api_route("/messages", messages, responses={200: {"model": StatusPage}, **_QUERY_ERRORS})
+    routes.add_api_route(
+        "/messages/{message_id}",
+        message,
+        responses={200: {"model": MessageView}, **problems.responses("not_found"), **_READ_ERRORS},
+    )
+    routes.add_api_route(
+        "/messages/{message_id}/history",
+        history,
+        responses={200: {"model": list[HistoryEntry]}, **problems.responses("not_found"), **_READ_ERRORS},
+    )
+    routes.add_api_route("/rejections", rejections, responses={200: {"model": list[Rejection]}, **_QUERY_ERRORS})
+    routes.add_api_route(
+        "/reports/failures", failures, responses={200: {"model": list[FailureGroup] | list[Failure]}, **_QUERY_ERRORS}
+    )
+    routes.add_api_route("/reports/summary", summary, responses={200: {"model": list[FunnelRow]}, **_QUERY_ERRORS})
+    return routes
 
 
-@router.get(
-    "/messages/{message_id}",
-    responses={200: {"model": MessageView}, **problems.responses("not_found"), **_READ_ERRORS},
-)
-def message(message_id: str, request: Request) -> AsciiJSON:
-    """Where a message stands."""
-    return AsciiJSON(runtime_of(request).reader.message(message_id).to_dict())
+Since = Annotated[datetime | None, Query(description="From this time, inclusive (UTC if no zone).")]
+Until = Annotated[datetime | None, Query(description="Until this time, exclusive (UTC if no zone).")]
 
 
-@router.get(
-    "/messages/{message_id}/history",
-    responses={200: {"model": list[HistoryEntry]}, **problems.responses("not_found"), **_READ_ERRORS},
-)
-def history(message_id: str, request: Request) -> AsciiJSON:
-    """A message's audit trail, oldest first."""
-    return AsciiJSON([entry.to_dict() for entry in runtime_of(request).reader.history(message_id)])
-
-
-@router.get("/reports/failures", responses={200: {"model": list[FailureGroup] | list[Failure]}, **_QUERY_ERRORS})
-def failures(
+async def messages(
     request: Request,
-    since: Annotated[datetime | None, Query(description="From this time, inclusive (UTC if no zone).")] = None,
-    until: Annotated[datetime | None, Query(description="Until this time, exclusive (UTC if no zone).")] = None,
+    status: Annotated[Status | None, Query(description="Only messages in this status.")] = None,
+    campaign: Annotated[str | None, Query(description="Only this campaign's messages.")] = None,
+    recipient: Annotated[str | None, Query(description="Only messages to this recipient.")] = None,
+    since: Annotated[datetime | None, Query(description="Last changed from this time, inclusive.")] = None,
+    until: Annotated[datetime | None, Query(description="Last changed before this time.")] = None,
+    limit: Annotated[int, Query(ge=1, le=1000, description="At most this many (a page).")] = 100,
+    after: Annotated[str | None, Query(description="The previous page's next_cursor.")] = None,
+) -> AsciiJSON:
+    """Messages by last change, oldest first, a page at a time: pass ``next_cursor`` back as ``after``."""
+    runtime = runtime_of(request)
+    try:
+        page = await runtime.ledger.messages(
+            status=status,
+            campaign=campaign,
+            recipient=recipient,
+            since=_utc(since),
+            until=_utc(until),
+            limit=limit,
+            after=after,
+            fresh=runtime.fresh,
+        )
+    except ValueError as error:
+        raise RequestRefusedError("invalid_request", f"after: {error}") from None
+    return AsciiJSON(page.to_dict())
+
+
+async def message(message_id: str, request: Request) -> AsciiJSON:
+    """Where a message stands."""
+    return AsciiJSON((await runtime_of(request).ledger.message(message_id)).to_dict())
+
+
+async def history(message_id: str, request: Request) -> AsciiJSON:
+    """A message's audit trail, oldest first."""
+    return AsciiJSON([entry.to_dict() for entry in await runtime_of(request).ledger.history(message_id)])
+
+
+async def rejections(
+    request: Request,
+    since: Since = None,
+    message_id: Annotated[str | None, Query(description="Only what named this message.")] = None,
+    limit: Annotated[int, Query(ge=1, le=10_000, description="At most this many.")] = 100,
+) -> AsciiJSON:
+    """Refused input, oldest first: malformed bodies and contradictions, with reasons and the raw body as text.
+
+    For the next page, pass the last one's newest ``received_at`` as ``since``.
+    """
+    found = await runtime_of(request).ledger.rejections(limit=limit, since=_utc(since), message_id=message_id)
+    return AsciiJSON([rejection.to_dict() for rejection in found])
+
+
+async def failures(
+    request: Request,
+    since: Since = None,
+    until: Until = None,
     by: Annotated[GroupBy, Query(description="Group the failures by this.")] = "code",
     details: Annotated[bool, Query(description="List each failure instead of groups.")] = False,
     limit: Annotated[int, Query(ge=1, le=100_000, description="With details: at most this many.")] = 1000,
 ) -> AsciiJSON:
     """The failure report: failures grouped by code, type, campaign, recipient or day, or each one."""
-    start, end = _utc(since), _utc(until)
-    report = runtime_of(request).caught_up().failure_report
-    with storage_errors("read the failure report"):
-        if details:
-            return AsciiJSON([row.to_dict() for row in report.failures(since=start, until=end, limit=limit)])
-        return AsciiJSON([group.to_dict() for group in report.summary(by=by, since=start, until=end)])
+    runtime = runtime_of(request)
+    start, end, fresh = _utc(since), _utc(until), runtime.fresh
+    if details:
+        found = await runtime.ledger.failures(since=start, until=end, limit=limit, fresh=fresh)
+        return AsciiJSON([row.to_dict() for row in found])
+    groups = await runtime.ledger.failure_summary(by=by, since=start, until=end, fresh=fresh)
+    return AsciiJSON([group.to_dict() for group in groups])
 
 
-@router.get("/reports/summary", responses={200: {"model": list[FunnelRow]}, **_QUERY_ERRORS})
-def summary(
+async def summary(
     request: Request,
     by: Annotated[FunnelBy | None, Query(description="Also one row per campaign or day.")] = None,
 ) -> AsciiJSON:
     """The delivery funnel: counts, delivery and read rates, latency percentiles."""
-    funnel = runtime_of(request).caught_up().funnel
-    with storage_errors("read the funnel"):
-        return AsciiJSON([row.to_dict() for row in funnel.summary(by=by)])
+    runtime = runtime_of(request)
+    return AsciiJSON([row.to_dict() for row in await runtime.ledger.summary(by=by, fresh=runtime.fresh)])
 
 
 def _utc(moment: datetime | None) -> datetime | None:

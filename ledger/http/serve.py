@@ -51,7 +51,7 @@ def run(
     runtime = Runtime(settings)
     try:
         app = create_app(settings, routers=routers)
-        app.state.runtime = runtime  # The lifespan serves it rather than opening another.
+        app.state.receiver.runtime = runtime  # The lifespan serves it rather than opening another.
         config = uvicorn.Config(app, access_log=access_log, server_header=False)
         if announce is not None:
             announce()

@@ -6,8 +6,10 @@ import ipaddress
 from dataclasses import dataclass
 
 import sqlalchemy
+from sqlalchemy.engine import URL, Engine
 
 from ledger.connectly import MAX_PAYLOAD_BYTES
+from ledger.databases import Database
 from ledger.urls import database_url
 
 WEBHOOK_PATH = "/webhooks/connectly/delivery-status"
@@ -17,34 +19,49 @@ WEBHOOK_PATH = "/webhooks/connectly/delivery-status"
 class ServerSettings:
     """How the receiver runs.
 
-    ``url`` ``None`` reads ``LEDGER_DATABASE_URL``, else uses the default file.  ``secret``
-    checks request signatures (``None``: unchecked); ``api_token`` guards the reads
-    (``None``: open); ``max_batch`` and ``max_wait`` (seconds) bound one group commit.
+    ``url`` is a URL (a string or ``sqlalchemy.URL``) or a host's ``Engine``; ``None``
+    reads ``LEDGER_DATABASE_URL``, else uses the default file.  ``secret`` checks the
+    webhooks' signatures (``None``: unchecked); ``api_token`` guards the reads and
+    ``POST /messages/sent`` (``None``: open); ``max_batch`` and ``max_wait`` (seconds)
+    bound one group commit.  ``catch_up``: each read of the views (failures, summary,
+    the message list) first applies what is new in the log; turn it off where a
+    ``ledger project --follow`` process keeps them current (reads are then as fresh as
+    that process, and receivers never contend for the views).
     """
 
-    url: str | None = None
+    url: Database = None
     secret: str | None = None
     api_token: str | None = None
     webhook_path: str = WEBHOOK_PATH
     max_body: int = MAX_PAYLOAD_BYTES
     max_batch: int = 500
     max_wait: float = 0.002
+    catch_up: bool = True
 
     def __post_init__(self) -> None:
         if not self.webhook_path.startswith("/"):
             raise ValueError(f"the webhook path must start with '/': {self.webhook_path!r}")
-        url = sqlalchemy.make_url(self.database_url)
+        url = self.database.url if isinstance(self.database, Engine) else sqlalchemy.make_url(self.database_url)
         if url.get_backend_name() == "sqlite" and (url.database in (None, "", ":memory:") or "mode=memory" in str(url)):
             raise ValueError("an in-memory database loses what the server acknowledged; give a file or PostgreSQL")
 
     @property
+    def database(self) -> str | Engine:
+        """What the ledger opens: the host's engine, or the URL."""
+        return self.url if isinstance(self.url, Engine) else self.database_url
+
+    @property
     def database_url(self) -> str:
-        """The URL the ledger opens."""
+        """The URL of the database (an engine's with its password)."""
+        if isinstance(self.url, Engine):
+            return self.url.url.render_as_string(hide_password=False)
+        if isinstance(self.url, URL):
+            return self.url.render_as_string(hide_password=False)
         return database_url(self.url)
 
     @property
     def display_url(self) -> str:
-        """The URL the ledger opens, with any password hidden."""
+        """The URL of the database, with any password hidden."""
         return sqlalchemy.make_url(self.database_url).render_as_string(hide_password=True)
 
 

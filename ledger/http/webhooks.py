@@ -1,25 +1,26 @@
-"""The signed POST routes: the provider's delivery_status webhook and the send API's answer.
+"""The POST routes: the provider's signed delivery_status webhook, and the host's record of a send.
 
 Both are answered only after what they carry is committed, by the group-commit writer
-(:mod:`ledger.batching`).
+(:mod:`ledger.batching`).  The webhook is signed by the provider with the webhook secret;
+``POST /messages/sent`` comes from the host's own service and, like the reads, needs the
+API token (the host does not hold the provider's secret).
 """
 
 from __future__ import annotations
 
-import asyncio
 from datetime import UTC
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
-from ledger.application import Ledger
-from ledger.connectly import MAX_ID_LENGTH
+from ledger.connectly import MAX_ID_LENGTH, WEBHOOK
 from ledger.http import openapi, problems
-from ledger.http.bodies import signed_body
-from ledger.http.problems import AsciiJSON, RequestRefusedError
+from ledger.http.bodies import read_body, signed_body
+from ledger.http.problems import AsciiJSON, ProblemRoute, RequestRefusedError
+from ledger.http.reads import require_token
 from ledger.http.settings import ServerSettings
-from ledger.http.state import runtime_of
+from ledger.http.state import runtime_of, settings_of
 from ledger.views import IngestOutcome, MessageView
 
 # What the schema can say about identifiers; the ledger also refuses blank text and
@@ -28,8 +29,8 @@ _Identifier = Annotated[str, Field(min_length=1, max_length=MAX_ID_LENGTH, patte
 
 #: The errors every signed POST can be answered with.
 POSTED = problems.responses("unsigned", "bad_signature", "too_large", "unavailable")
-
-SignedBody = Annotated[bytes, Depends(signed_body)]
+#: The errors ``POST /messages/sent`` can be answered with.
+RECORDED = problems.responses("invalid_request", "conflict", "unauthorized", "too_large", "unavailable")
 
 
 class SentMessage(BaseModel):
@@ -48,16 +49,17 @@ class SentMessage(BaseModel):
 
 async def delivery_status(request: Request) -> AsciiJSON:
     """A delivery_status webhook, answered after its report is committed."""
-    writer = runtime_of(request).writer  # Before the body: a receiver not running reads none.
-    outcome = await asyncio.wrap_future(writer.ingest(await signed_body(request)))
+    ledger = runtime_of(request).ledger  # Before the body: a receiver not running reads none.
+    outcome = await ledger.ingest(await signed_body(request))
     if outcome.malformed:
         reason = outcome.reason or "not a delivery_status report"
         return problems.problem("invalid_payload", reason, outcome=outcome.to_dict())
     return AsciiJSON(outcome.to_dict())
 
 
-async def message_sent(request: Request, body: SignedBody) -> AsciiJSON:
+async def message_sent(request: Request) -> AsciiJSON:
     """Record the send API's answer: the message starts as accepted; repeating it changes nothing."""
+    body = await read_body(request, settings_of(request).max_body)
     try:
         sent = SentMessage.model_validate_json(body)
         sent_at = None if sent.sent_at is None else sent.sent_at.astimezone(UTC)
@@ -66,18 +68,23 @@ async def message_sent(request: Request, body: SignedBody) -> AsciiJSON:
     except OverflowError:
         raise RequestRefusedError("invalid_request", "sent_at: out of range in UTC") from None
 
-    def record(ledger: Ledger) -> MessageView:
-        fields = sent.model_dump(include={"sender", "recipient", "channel", "template", "campaign"})
-        return ledger.record_sent(sent.id, sent_at=sent_at, **fields)
-
-    view = await asyncio.wrap_future(runtime_of(request).writer.run(record))
+    ledger = runtime_of(request).ledger
+    view = await ledger.record_sent(
+        sent.id,
+        recipient=sent.recipient,
+        sender=sent.sender,
+        channel=sent.channel,
+        template=sent.template,
+        campaign=sent.campaign,
+        sent_at=sent_at,
+    )
     return AsciiJSON(view.to_dict())
 
 
 def router(settings: ServerSettings) -> APIRouter:
-    """The signed routes, at the settings' webhook path, documented as signed if a secret is set."""
+    """The webhook at the settings' webhook path (documented as signed if a secret is set), and the send record."""
     signed = settings.secret is not None
-    routes = APIRouter()
+    routes = APIRouter(route_class=ProblemRoute)
     routes.add_api_route(
         settings.webhook_path,
         delivery_status,
@@ -87,7 +94,7 @@ def router(settings: ServerSettings) -> APIRouter:
             **problems.responses("invalid_payload"),
             **POSTED,
         },
-        openapi_extra=openapi.body_docs("DeliveryStatusWebhook", signed=signed, text=True),
+        openapi_extra=openapi.body_docs(openapi.webhook_schema(WEBHOOK), signed=signed, text=True),
     )
     routes.add_api_route(
         "/messages/sent",
@@ -95,9 +102,9 @@ def router(settings: ServerSettings) -> APIRouter:
         methods=["POST"],
         responses={
             200: {"model": MessageView, "description": "The message as it stands."},
-            **problems.responses("invalid_request", "conflict"),
-            **POSTED,
+            **RECORDED,
         },
-        openapi_extra=openapi.body_docs("SentMessage", signed=signed),
+        dependencies=[Depends(require_token)] if settings.api_token else None,
+        openapi_extra=openapi.body_docs(openapi.inline_schema(TypeAdapter(SentMessage)), signed=False),
     )
     return routes

@@ -75,6 +75,10 @@ class Server:
     def report(self, payload: Any, **headers: str) -> httpx.Response:
         return self.post(WEBHOOK_PATH, body_of(payload), **headers)
 
+    def record(self, sent: Any, **headers: str) -> httpx.Response:
+        """``POST /messages/sent``, with the API token unless ``headers`` say otherwise."""
+        return self.http.post("/messages/sent", content=body_of(sent), headers={**AUTH, **headers})
+
     def get(self, path: str, **params: Any) -> httpx.Response:
         return self.http.get(path, params=params, headers=AUTH)
 
@@ -218,22 +222,23 @@ class ServerContract:
         assert_problem(streamed, 413, "too_large")
         assert ledger.rejections() == []
 
-    def test_the_send_api_answer_is_recorded_signed(self, server: Server) -> None:
+    def test_the_send_api_answer_is_recorded_with_the_api_token(self, server: Server) -> None:
         sent = {"id": "m-1", "recipient": RECIPIENT, "sender": SENDER, "campaign": "fall"}
-        answer = server.post("/messages/sent", json.dumps(sent).encode())
+        answer = server.record(sent)
         assert answer.status_code == 200
         assert (answer.json()["status"], answer.json()["campaign"]) == ("accepted", "fall")
-        assert server.post("/messages/sent", json.dumps(sent).encode()).json() == answer.json()
-        assert_problem(
-            server.post("/messages/sent", json.dumps(sent).encode(), signature="forged"), 401, "bad_signature"
-        )
-        assert_problem(server.post("/messages/sent", b'{"id": "m-2"}'), 400, "invalid_request")
-        other = json.dumps(sent | {"recipient": "+10000000000"}).encode()
-        assert_problem(server.post("/messages/sent", other), 409, "conflict")
+        assert server.record(sent).json() == answer.json()
+        # The provider's signature is not what authorises the host's own record.
+        signed = server.post("/messages/sent", body_of(sent))
+        assert_problem(signed, 401, "unauthorized")
+        assert_problem(server.record(sent, Authorization="Bearer wrong"), 401, "unauthorized")
+        assert_problem(server.record({"id": "m-2"}), 400, "invalid_request")
+        assert_problem(server.record(sent | {"recipient": "+10000000000"}), 409, "conflict")
 
     def test_reads_need_the_bearer_token(self, server: Server) -> None:
         server.report(webhook("m-1", Status.SENT))
-        paths = ["/messages/m-1", "/messages/m-1/history", "/reports/failures", "/reports/summary"]
+        paths = ["/messages/m-1", "/messages/m-1/history", "/messages", "/rejections"]
+        paths += ["/reports/failures", "/reports/summary"]
         for path in paths:
             assert_problem(server.http.get(path), 401, "unauthorized")
             assert_problem(server.http.get(path, headers={"Authorization": "Bearer wrong"}), 401, "unauthorized")
@@ -241,7 +246,7 @@ class ServerContract:
         assert server.http.get("/healthz").status_code == server.http.get("/readyz").status_code == 200
 
     def test_reads_answer_the_ledger_and_reports_are_never_stale(self, server: Server) -> None:
-        server.post("/messages/sent", json.dumps({"id": "m-1", "recipient": RECIPIENT, "campaign": "fall"}).encode())
+        server.record({"id": "m-1", "recipient": RECIPIENT, "campaign": "fall"})
         server.report(webhook("m-1", Status.SENT, 0, recipient=RECIPIENT))
         server.report(webhook("m-1", Status.FAILED, 30, recipient=RECIPIENT, error=OPTED_OUT))
         assert server.get("/messages/m-1").json()["error"]["trace_id"] == OPTED_OUT.trace_id
@@ -258,6 +263,27 @@ class ServerContract:
         # A report posted now is in the next report.
         server.report(webhook("m-2", Status.FAILED, 40, error=OPTED_OUT))
         assert server.get("/reports/failures").json()[0]["count"] == 2
+
+    def test_messages_are_listed_a_page_at_a_time_and_rejections_with_their_reasons(self, server: Server) -> None:
+        for n in range(5):
+            server.record({"id": f"m-{n}", "recipient": RECIPIENT, "campaign": "fall" if n % 2 else "spring"})
+        server.report(webhook("m-1", Status.FAILED, 40, recipient=RECIPIENT, error=OPTED_OUT))
+        assert server.report("<b>not json</b>").status_code == 400
+        first = server.get("/messages", limit=2).json()
+        second = server.get("/messages", limit=2, after=first["next_cursor"]).json()
+        third = server.get("/messages", limit=2, after=second["next_cursor"]).json()
+        listed = [row["message_id"] for page in (first, second, third) for row in page["rows"]]
+        assert sorted(listed) == [f"m-{n}" for n in range(5)]
+        assert third["next_cursor"] is None
+        assert [r["message_id"] for r in server.get("/messages", status="failed").json()["rows"]] == ["m-1"]
+        fall = server.get("/messages", campaign="fall", recipient=RECIPIENT).json()["rows"]
+        assert sorted(row["message_id"] for row in fall) == ["m-1", "m-3"]
+        assert_problem(server.get("/messages", after="not a cursor"), 400, "invalid_request")
+        assert_problem(server.get("/messages", status="lost"), 400, "invalid_request")
+        [rejected] = server.get("/rejections").json()
+        assert (rejected["kind"], rejected["raw"]) == ("malformed", "<b>not json</b>")
+        assert rejected["reason"].startswith("invalid payload")
+        assert server.get("/rejections", message_id="m-1").json() == []
 
     def test_concurrent_posts_are_all_answered_and_every_acknowledged_one_is_stored(
         self, server: Server, ledger: Ledger
@@ -515,9 +541,11 @@ def test_the_api_keeps_its_openapi_document_and_never_answers_a_server_error(
         # Not checked: that schema-invalid requests are refused (unknown query parameters are
         # ignored, as usual), nor that the webhook and /messages/sent accept every
         # schema-valid body: the ledger judges them, and a valid text (or a float timestamp)
-        # may well be a malformed report, and a blank or unpaired-surrogate id is refused (400).
+        # may well be a malformed report, and a blank or unpaired-surrogate id is refused (400);
+        # nor that any text is a cursor: only the listing's own next_cursor is.
         excluded = [checks.negative_data_rejection]
-        if case.operation.path in (WEBHOOK_PATH, "/messages/sent"):
+        invented_cursor = case.operation.path == "/messages" and "after" in (case.query or {})
+        if case.operation.path in (WEBHOOK_PATH, "/messages/sent") or invented_cursor:
             excluded.append(checks.positive_data_acceptance)
         case.call_and_validate(headers=AUTH, excluded_checks=excluded)
 

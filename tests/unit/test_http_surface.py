@@ -70,25 +70,38 @@ def test_an_invalid_query_parameter_is_a_400_problem_naming_it(receiver: FastAPI
 
 
 def test_an_invalid_send_record_is_a_400_problem_naming_the_field(receiver: FastAPI) -> None:
-    body = b'{"id": "m-1"}'
-    response = call(receiver, "POST", "/messages/sent", content=body, headers={SIGNATURE_HEADER: sign(SECRET, body)})
+    response = call(receiver, "POST", "/messages/sent", content=b'{"id": "m-1"}', headers=AUTH)
     assert assert_problem(response, 400, "invalid_request")["detail"].startswith("recipient: ")
 
 
-def test_signature_and_token_failures_are_401_problems(receiver: FastAPI) -> None:
-    body = b'{"id": "m-1", "recipient": "+15550000000"}'
-    unsigned = call(receiver, "POST", "/messages/sent", content=body)
-    forged = call(receiver, "POST", "/messages/sent", content=body, headers={SIGNATURE_HEADER: sign("other", body)})
+def test_signature_and_token_failures_are_401_problems() -> None:
+    # The webhook needs the ledger before it reads a body; the benchmark's route reads
+    # and checks the body with the same dependency, and needs no ledger.
+    receiver = create_app(ServerSettings(url=UNOPENED, secret=SECRET, api_token=TOKEN), routers=[baseline])
+    body = b'{"delivery_status": {}}'
+    unsigned = call(receiver, "POST", BASELINE_PATH, content=body)
+    forged = call(receiver, "POST", BASELINE_PATH, content=body, headers={SIGNATURE_HEADER: sign("other", body)})
     assert_problem(unsigned, 401, "unsigned")
     assert_problem(forged, 401, "bad_signature")
-    no_token = call(receiver, "GET", "/reports/summary")
-    assert_problem(no_token, 401, "unauthorized")
-    assert no_token.headers["www-authenticate"] == "Bearer"
+    for method, path in (("GET", "/reports/summary"), ("GET", "/messages"), ("GET", "/rejections")):
+        no_token = call(receiver, method, path)
+        assert_problem(no_token, 401, "unauthorized")
+        assert no_token.headers["www-authenticate"] == "Bearer"
+
+
+def test_the_send_record_needs_the_api_token_not_the_providers_signature(receiver: FastAPI) -> None:
+    body = b'{"id": "m-1", "recipient": "+15550000000"}'
+    signed = {SIGNATURE_HEADER: sign(SECRET, body)}
+    assert_problem(call(receiver, "POST", "/messages/sent", content=body, headers=signed), 401, "unauthorized")
+    wrong = {"Authorization": "Bearer not-the-token"}
+    assert_problem(call(receiver, "POST", "/messages/sent", content=body, headers=wrong), 401, "unauthorized")
+    # With the token, the request passes the guard and reaches the ledger (not running here).
+    assert_problem(call(receiver, "POST", "/messages/sent", content=body, headers=AUTH), 503, "unavailable")
 
 
 def test_a_body_over_the_limit_is_a_413_problem(receiver: FastAPI) -> None:
     body = b"x" * (ServerSettings().max_body + 1)
-    response = call(receiver, "POST", "/messages/sent", content=body, headers={SIGNATURE_HEADER: sign(SECRET, body)})
+    response = call(receiver, "POST", "/messages/sent", content=body, headers=AUTH)
     assert_problem(response, 413, "too_large")
 
 
