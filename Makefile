@@ -42,6 +42,7 @@ typecheck: install
 smoke: install
 	$(BIN)/python -m benchmarks --quick
 	$(BIN)/python -m benchmarks.load --quick --seed 11
+	$(BIN)/python -m benchmarks.aio --quick
 
 test: lint typecheck smoke
 	$(BIN)/pytest
