@@ -40,6 +40,13 @@ def serve(
         ),
     ] = False,
     access_log: Annotated[bool, typer.Option(help="Log every request.")] = True,
+    workers: Annotated[int, typer.Option(min=1, help="Processes serving the port (more than 1 needs PostgreSQL).")] = 1,
+    catch_up: Annotated[
+        bool,
+        typer.Option(
+            help="Reads catch the views up first; --no-catch-up where `ledger project --follow` keeps them current."
+        ),
+    ] = True,
 ) -> None:
     """Receive Connectly webhooks over HTTP and serve JSON reads (needs the `server` extra).
 
@@ -57,6 +64,7 @@ def serve(
             secret=secret or None,  # An empty variable is an unset one.
             api_token=api_token or None,
             webhook_path=webhook_path,
+            catch_up=catch_up,
         )
         notes = http.exposure_notes(settings, host, insecure_public=insecure_public)
         try:
@@ -64,14 +72,16 @@ def serve(
         except OSError as error:
             fail(f"cannot listen on {host}:{port}: {error.strerror or error}", ExitStatus.CANNOT_LISTEN)
         # Announced once the database is open: a failure before is one line alone.
-        announce = partial(_announce, settings, host, listener, notes)
+        announce = partial(_announce, settings, host, listener, notes, workers)
         with listener:
-            http.run(settings, listener, access_log=access_log, announce=announce)
+            http.run(settings, listener, workers=workers, access_log=access_log, announce=announce)
 
 
-def _announce(settings: ServerSettings, host: str, listener: socket.socket, notes: list[str]) -> None:
+def _announce(settings: ServerSettings, host: str, listener: socket.socket, notes: list[str], workers: int) -> None:
     bound = listener.getsockname()[1]  # The port the OS chose, for --port 0.
     where = f"POST {settings.webhook_path} on http://{host}:{bound}, database {settings.display_url}"
+    if workers > 1:
+        where += f", {workers} workers"
     console.err.print(render.line("serve:", "bold", where), highlight=False, soft_wrap=True)
     for note in notes:
         console.err.print(render.line("note:", "bold yellow", note), highlight=False, soft_wrap=True)

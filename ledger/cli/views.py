@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import threading
 import time
 from typing import Annotated
@@ -44,6 +45,8 @@ def project(
         console.out.print(f"processed {processed:,} events; views at position {views.head():,}")
         if follow:
             stop = threading.Event()
+            # SIGTERM (a process manager stopping it) ends the page in hand, then stops.
+            signal.signal(signal.SIGTERM, lambda *_: stop.set())
             console.err.print("following the log; Ctrl-C to stop")
             try:
                 views.follow(stop=stop, on_progress=lambda p: console.out.print(f"position {p.position:,}"))

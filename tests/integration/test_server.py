@@ -505,6 +505,14 @@ def test_serve_on_a_port_in_use_exits_4_with_one_line_and_opens_no_database(tmp_
     assert not (tmp_path / "ledger.db").exists()
 
 
+def test_serve_with_several_workers_on_sqlite_exits_2_with_one_line(tmp_path: Path) -> None:
+    ended = serve_until_it_exits("--db", f"sqlite:///{tmp_path / 'ledger.db'}", "--port", "0", "--workers", "2")
+    assert ended.returncode == 2, ended.stderr
+    assert ended.stderr.splitlines() == [
+        "error: --workers 2: several processes write at once, which needs PostgreSQL, not sqlite"
+    ]
+
+
 def test_insecure_public_serves_without_token_or_secret_and_says_so_once_each(
     sqlite_database: str, tmp_path: Path
 ) -> None:

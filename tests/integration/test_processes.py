@@ -1,0 +1,117 @@
+"""Past one process, on PostgreSQL: two receivers (one of them ``--workers 2``) and one
+projector (``ledger project --follow``) on one database.  A realistic stream, with the
+provider's retries landing on either receiver, is posted to both at once: every report
+acknowledged is in the log, and once the projector has caught up the views equal a rebuild
+from the log, and the receivers' reports (which read the views as the projector left
+them, ``--no-catch-up``) say the same.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import subprocess
+import sys
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import sqlalchemy
+
+from ledger import Ledger
+from ledger.http import SIGNATURE_HEADER, WEBHOOK_PATH, sign
+from ledger.simulate import Traffic
+from projections import Projections
+from projections.base import metadata
+from tests.integration.test_server import SECRET, poll, serving
+
+pytestmark = pytest.mark.postgres
+
+REPORTS = 600
+RETRIED = 0.15  # the share of bodies the provider sends again, to the other receiver
+
+
+@contextmanager
+def projector(url: str, log: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """``ledger project --follow`` on ``url``, stopped with SIGTERM."""
+    command = [sys.executable, "-m", "ledger.cli", "project", "--follow", "--db", url]
+    with log.open("wb") as output:
+        process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT)
+        try:
+            yield process
+        finally:
+            process.terminate()
+            status = process.wait(timeout=120)
+    assert status == 0, f"the projector did not stop cleanly ({status}):\n{log.read_text()}"
+
+
+def views(url: str) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of every view table (tracking positions aside), sorted."""
+    engine = sqlalchemy.create_engine(url)
+    try:
+        with engine.connect() as connection:
+            return {
+                table.name: sorted(map(tuple, connection.execute(sqlalchemy.select(table))), key=repr)
+                for table in metadata.sorted_tables
+                if table.name != "view_tracking"
+            }
+    finally:
+        engine.dispose()
+
+
+def post(base_url: str, body: bytes) -> httpx.Response:
+    with httpx.Client(base_url=base_url, timeout=120) as client:
+        return client.post(WEBHOOK_PATH, content=body, headers={SIGNATURE_HEADER: sign(SECRET, body)})
+
+
+def test_two_receivers_and_a_projector_lose_nothing_and_the_views_equal_a_rebuild(
+    postgres_database: str, tmp_path: Path
+) -> None:
+    url = postgres_database
+    stream = [
+        json.dumps(p) if not isinstance(p, str) else p
+        for p, _ in zip(Traffic(300, seed=23).webhooks(), range(REPORTS), strict=False)
+    ]
+    bodies = [body.encode() for body in stream]
+    chance = random.Random(23)
+    with (
+        serving(url, tmp_path / "a.log", "--workers", "2", "--no-catch-up") as first,
+        serving(url, tmp_path / "b.log", "--no-catch-up") as second,
+        projector(url, tmp_path / "projector.log"),
+    ):
+        receivers = [first.base_url, second.base_url]
+        # Each body goes to one receiver; some again to the other (the provider's retry).
+        sends = [(receivers[n % 2], body) for n, body in enumerate(bodies)]
+        sends += [(receivers[(n + 1) % 2], body) for n, body in enumerate(bodies) if chance.random() < RETRIED]
+        chance.shuffle(sends)
+        with ThreadPoolExecutor(max_workers=16) as pool:
+            answers = list(pool.map(lambda send: (send[1], post(*send)), sends))
+        assert {response.status_code for _, response in answers} <= {200, 400}
+
+        with Ledger.open(url, create=False) as ledger:
+            stored = {(r.message_id, r.raw) for r in ledger.rejections(limit=10_000)}
+            for body, response in answers:
+                outcome = response.json() if response.status_code == 200 else response.json()["outcome"]
+                if outcome["kind"] == "rejected":
+                    assert (outcome["message_id"], body) in stored
+                elif outcome["kind"] in ("applied", "late"):
+                    assert body.decode() in [entry.raw for entry in ledger.history(outcome["message_id"])]
+                else:  # a duplicate: the message had this report already
+                    assert ledger.message(outcome["message_id"]).version > 1
+            head = ledger.recorder.max_notification_id()
+
+        with Projections.open(url, create=False) as watcher:
+            poll(lambda: min(watcher.positions().values()) == head, "the projector to catch up")
+        followed = views(url)
+        funnel = first.get("/reports/summary").json()
+        assert second.get("/reports/summary").json() == funnel
+
+    with Projections.open(url, create=False) as rebuilt:
+        rebuilt.rebuild()
+        assert [row.to_dict() for row in rebuilt.summary()] == funnel
+    assert views(url) == followed
+    assert sum(len(rows) for rows in followed.values()) > REPORTS / 3  # the views are not empty
