@@ -6,6 +6,7 @@ signature exactly as the webhook does, then answers without touching the databas
 is not part of the library: the receiver users run (``ledger serve``) has no such route.
 
     python -m benchmarks.baseline_server --port 8000 --db sqlite:///load.db
+    python -m benchmarks.baseline_server --port 8000 --db postgresql+psycopg://... --workers 2
 
 The webhook secret and the API token come from ``LEDGER_WEBHOOK_SECRET`` and
 ``LEDGER_API_TOKEN``, as for ``ledger serve``; it listens on 127.0.0.1 only.
@@ -39,14 +40,22 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, required=True, help="port to listen on, on 127.0.0.1")
     parser.add_argument("--db", required=True, help="SQLAlchemy URL of the ledger")
     parser.add_argument("--access-log", action="store_true", help="log every request")
+    parser.add_argument("--workers", type=int, default=1, help="processes serving the port (>1: PostgreSQL)")
     args = parser.parse_args(argv)
     settings = ServerSettings(
         url=args.db,
         secret=os.environ.get("LEDGER_WEBHOOK_SECRET") or None,
         api_token=os.environ.get("LEDGER_API_TOKEN") or None,
     )
-    with listen("127.0.0.1", args.port) as listener:
-        run(settings, listener, routers=[baseline], access_log=args.access_log)
+    with listen("127.0.0.1", args.port, reuse_port=args.workers > 1) as listener:
+        # By topic: workers are new interpreters, which import the router by its name.
+        run(
+            settings,
+            listener,
+            routers=["benchmarks.baseline_server:baseline"],
+            workers=args.workers,
+            access_log=args.access_log,
+        )
 
 
 if __name__ == "__main__":

@@ -12,6 +12,10 @@ stops by itself and listens on 127.0.0.1 only.
 
     python -m benchmarks.load --quick                  # 300 requests on a SQLite file
     python -m benchmarks.load --requests 5000 --db postgresql+psycopg://user@127.0.0.1/postgres
+    python -m benchmarks.load --workers 1,2 --db postgresql+psycopg://user@127.0.0.1/postgres
+
+With ``--workers 1,2`` the whole run is repeated per worker count (``ledger serve --workers``,
+PostgreSQL only), each on a new database, and the webhook's figures are compared.
 
 Clients and server share this machine.  httpx costs several times the server's CPU
 per request here, so the default client (``--client raw``) is a few lines of HTTP/1.1
@@ -64,7 +68,7 @@ def free_port() -> int:
 
 
 class Server:
-    """The receiver in a subprocess, and its CPU time so far (Linux; 0 elsewhere)."""
+    """The receiver in a subprocess, and its CPU time so far, its workers' included (Linux; 0 elsewhere)."""
 
     def __init__(self, process: subprocess.Popen[bytes], port: int) -> None:
         self.process = process
@@ -72,18 +76,23 @@ class Server:
         self.base = f"http://{HOST}:{port}"
 
     def cpu_seconds(self) -> float:
-        try:
-            fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            return 0.0
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        ticks = 0
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+            except OSError:  # A process that ended meanwhile.
+                continue
+            if stat.parent.name == str(self.process.pid) or fields[1] == str(self.process.pid):
+                ticks += int(fields[11]) + int(fields[12])
+        return ticks / os.sysconf("SC_CLK_TCK")
 
 
 @contextmanager
-def serving(url: str, log: Path) -> Iterator[Server]:
+def serving(url: str, log: Path, workers: int = 1) -> Iterator[Server]:
     """The receiver and its baseline route on a free loopback port, stopped with SIGTERM."""
     port = free_port()
     command = [sys.executable, "-m", "benchmarks.baseline_server", "--port", str(port), "--db", url]
+    command += ["--workers", str(workers)]
     env = {**os.environ, "LEDGER_WEBHOOK_SECRET": SECRET, "LEDGER_API_TOKEN": "load-test-token"}
     with log.open("wb") as output:
         process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT, env=env)
@@ -229,11 +238,32 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     )
     parser.add_argument("--client", choices=("raw", "httpx"), default="raw", help="the HTTP client (default raw)")
     parser.add_argument("--seed", type=int, default=None, help="traffic seed (default: random, so ids are new)")
+    parser.add_argument(
+        "--workers", default="1", help="receiver processes, or a comma-separated list to compare (e.g. 1,2)"
+    )
     args = parser.parse_args(argv)
     if args.quick:
         args.requests, args.clients = 300, 16
     seed = random.randrange(1 << 30) if args.seed is None else args.seed
+    counts = [int(count) for count in args.workers.split(",")]
+    runs = [run_once(args, seed, workers) for workers in counts]
+    for results in runs:
+        print_table(results)
+    if len(runs) > 1:
+        first = runs[0]["webhook"]
+        for results in runs[1:]:
+            hook = results["webhook"]
+            print(
+                f"webhook with {results['workers']} workers / {runs[0]['workers']}: "
+                f"{hook['requests_per_s'] / first['requests_per_s']:.2f}x requests/s, "
+                f"p99 {hook['p99_ms'] / first['p99_ms']:.2f}x, server CPU/req "
+                f"{hook['server_cpu_ms'] / first['server_cpu_ms'] if first['server_cpu_ms'] else float('nan'):.2f}x"
+            )
+    return runs[0] if len(runs) == 1 else {"runs": runs}
 
+
+def run_once(args: argparse.Namespace, seed: int, workers: int) -> dict[str, Any]:
+    """The whole load test with ``workers`` receiver processes, on a new database."""
     traffic = Traffic(args.requests // 2 + 10, seed=seed)  # About 2.6 reports a message: enough.
     payloads = [payload for payload, _ in zip(traffic.webhooks(), range(args.requests), strict=False)]
     bodies = [(p if isinstance(p, str) else json.dumps(p)).encode() for p in payloads]
@@ -244,22 +274,22 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             for send in traffic.sends():
                 send.record_in(ledger)
             backend = ledger.engine.dialect.name
-        with serving(url, Path(tmp) / "server.log") as server:
-            warm_up = bodies[: min(200, len(bodies))]
+        with serving(url, Path(tmp) / "server.log", workers) as server:
+            warm_up = bodies[: min(200 * workers, len(bodies))]
             asyncio.run(post_all(server, BASELINE_PATH, warm_up, args.clients, args.client))
             baseline = asyncio.run(post_all(server, BASELINE_PATH, bodies, args.clients, args.client))
             since = datetime.now(UTC)
             webhook = asyncio.run(post_all(server, WEBHOOK_PATH, bodies, args.clients, args.client))
-            writer = httpx.get(f"{server.base}/readyz", timeout=10).json()
+            writer = httpx.get(f"{server.base}/readyz", timeout=10).json()  # One worker's writer.
         with Ledger.open(url) as ledger:
             acknowledged, found = acknowledged_and_found(ledger, bodies, webhook.pop("answers"), since)
         baseline.pop("answers")
-
-    results: dict[str, Any] = {
+    return {
         "backend": backend,
         "client": args.client,
         "requests": len(bodies),
         "clients": args.clients,
+        "workers": workers,
         "seed": seed,
         "baseline": baseline,
         "webhook": webhook,
@@ -269,14 +299,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "group_commits": writer["batches"],
         "mean_batch": writer["reports"] / writer["batches"] if writer["batches"] else 0.0,
     }
-    print_table(results)
-    return results
 
 
 def print_table(results: dict[str, Any]) -> None:
     print(
         f"receiver load test: {results['requests']:,} signed webhook bodies, {results['clients']} "
-        f"{results['client']} clients, {results['backend']} (seed {results['seed']})"
+        f"{results['client']} clients, {results['backend']}, {results['workers']} receiver process(es) "
+        f"(seed {results['seed']})"
     )
     columns = ("requests/s", "p50 ms", "p90 ms", "p99 ms", "server CPU ms/req")
     print(f"{'route':<24}" + "".join(f"{c:>12}" for c in columns[:4]) + f"{columns[4]:>19}   statuses")
@@ -296,6 +325,7 @@ def print_table(results: dict[str, Any]) -> None:
     print(
         f"acknowledged reports found in the ledger: {results['found']:,} of {results['acknowledged']:,}; "
         f"{results['group_commits']:,} group commits, {results['mean_batch']:.1f} reports each on average"
+        + (" (one worker's writer)" if results["workers"] > 1 else "")
     )
 
 

@@ -152,3 +152,7 @@ class ProjectionConflictError(LedgerError):
         self.name = name
         self.expected = expected
         super().__init__(f"projection {name!r} is no longer at position {expected}: another runner processed it")
+
+
+class WorkerExitedError(LedgerError):
+    """A receiver worker process ended by itself (``ledger serve --workers``); the others were stopped."""

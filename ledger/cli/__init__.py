@@ -16,6 +16,7 @@ line on stderr and an exit status (:class:`~ledger.cli.errors.ExitStatus`):
      option value, conflicting options, a file that cannot be read
 3    the database failed or cannot be reached, or holds no ledger (read commands)
 4    the server cannot listen: the address is in use or not allowed (``serve`` only)
+5    a worker process ended by itself; the others were stopped (``serve --workers``)
 130  interrupted (Ctrl-C)
 ===  ==========================================================================
 

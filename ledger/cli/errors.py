@@ -15,7 +15,7 @@ import typer
 from typer.core import TyperGroup
 
 from ledger.cli import console, render
-from ledger.errors import LedgerError, LedgerNotFoundError, MessageNotFoundError, StorageError
+from ledger.errors import LedgerError, LedgerNotFoundError, MessageNotFoundError, StorageError, WorkerExitedError
 
 
 class ExitStatus(IntEnum):
@@ -26,6 +26,7 @@ class ExitStatus(IntEnum):
     USAGE = 2
     DATABASE = 3
     CANNOT_LISTEN = 4
+    WORKER_EXITED = 5
     INTERRUPTED = 130
 
 
@@ -57,6 +58,8 @@ def clear_errors() -> Iterator[None]:
         )
     except StorageError as error:
         fail(str(error), ExitStatus.DATABASE)
+    except WorkerExitedError as error:
+        fail(str(error), ExitStatus.WORKER_EXITED)
     except (LedgerError, ValueError, OSError) as error:
         fail(str(error), ExitStatus.USAGE)
     except KeyboardInterrupt:

@@ -68,7 +68,7 @@ def serve(
         )
         notes = http.exposure_notes(settings, host, insecure_public=insecure_public)
         try:
-            listener = http.listen(host, port)
+            listener = http.listen(host, port, reuse_port=workers > 1)
         except OSError as error:
             fail(f"cannot listen on {host}:{port}: {error.strerror or error}", ExitStatus.CANNOT_LISTEN)
         # Announced once the database is open: a failure before is one line alone.

@@ -1,39 +1,28 @@
 """Running the receiver: a listening socket first, then the ledger, then uvicorn (one process or several).
 
-With ``workers`` > 1, uvicorn's supervisor starts that many processes serving the one
-listening socket (the kernel spreads the connections); each opens its own ledger and
-group-commit writer, so the database must take several writers: PostgreSQL.  The
-workers are new interpreters: they rebuild the application from the settings, which the
-supervisor hands them in an environment variable (:data:`SETTINGS_VARIABLE`).
+With ``workers`` > 1, :mod:`ledger.http.workers` starts that many processes on the port,
+each with its own ledger and group-commit writer (PostgreSQL only).
 """
 
 from __future__ import annotations
 
-import json
-import os
 import socket
 from collections.abc import Callable, Sequence
-from dataclasses import asdict
 
-import sqlalchemy
 import uvicorn
-from eventsourcing.utils import resolve_topic
-from fastapi import APIRouter, FastAPI
-from uvicorn.supervisors import Multiprocess
+from fastapi import APIRouter
 
-from ledger.application import Ledger
 from ledger.http.app import create_app
 from ledger.http.runtime import Runtime
 from ledger.http.settings import ServerSettings
-
-#: The environment variable that carries the settings (and extra routers) to the workers.
-SETTINGS_VARIABLE = "LEDGER_SERVE_WORKER_SETTINGS"
+from ledger.http.workers import router_of, serve_workers
 
 
-def listen(host: str, port: int) -> socket.socket:
+def listen(host: str, port: int, *, reuse_port: bool = False) -> socket.socket:
     """A socket bound to ``host``:``port`` and listening; ``OSError`` when the OS refuses.
 
     (The address is in use, is not this machine's, or needs privileges; ``host`` is unknown.)
+    ``reuse_port`` (for ``workers`` > 1) lets each worker bind a socket of its own there.
     """
     found = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     # A name with both (localhost) is served on IPv4, which every client tries.
@@ -42,6 +31,8 @@ def listen(host: str, port: int) -> socket.socket:
     try:
         # As uvicorn does: a port left in TIME_WAIT by the last run can be bound again at once.
         listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if reuse_port:
+            listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
         listener.bind(address)
         listener.listen(2048)
     except BaseException:
@@ -66,14 +57,15 @@ def run(
     SIGTERM, requests in flight finish and the writers drain.  ``routers`` as for
     :func:`~ledger.http.app.create_app`, each a router or its topic (``"module:attribute"``;
     with several workers, only topics: a worker imports them).  ``workers`` > 1 needs
-    PostgreSQL (``ValueError`` otherwise).
+    PostgreSQL and a ``listener`` from ``listen(..., reuse_port=True)`` (``ValueError``
+    otherwise); see :mod:`ledger.http.workers`.
     """
     if workers > 1:
-        _run_workers(settings, listener, routers=routers, workers=workers, access_log=access_log, announce=announce)
+        serve_workers(settings, listener, routers=routers, workers=workers, access_log=access_log, announce=announce)
         return
     runtime = Runtime(settings)
     try:
-        app = create_app(settings, routers=[_router(r) for r in routers])
+        app = create_app(settings, routers=[router_of(r) for r in routers])
         app.state.receiver.runtime = runtime  # The lifespan serves it rather than opening another.
         config = uvicorn.Config(app, access_log=access_log, server_header=False)
         if announce is not None:
@@ -81,42 +73,3 @@ def run(
         uvicorn.Server(config).run(sockets=[listener])
     finally:
         runtime.close()  # Closed by the lifespan already, unless uvicorn failed before it.
-
-
-def worker_app() -> FastAPI:
-    """The application of one worker process, from the settings in :data:`SETTINGS_VARIABLE`."""
-    handed = json.loads(os.environ[SETTINGS_VARIABLE])
-    routers = [_router(topic) for topic in handed.pop("routers")]
-    return create_app(ServerSettings(**handed), routers=routers)
-
-
-def _router(router: APIRouter | str) -> APIRouter:
-    found = resolve_topic(router) if isinstance(router, str) else router
-    if not isinstance(found, APIRouter):
-        raise TypeError(f"not an APIRouter: {router!r}")
-    return found
-
-
-def _run_workers(
-    settings: ServerSettings,
-    listener: socket.socket,
-    *,
-    routers: Sequence[APIRouter | str],
-    workers: int,
-    access_log: bool,
-    announce: Callable[[], object] | None,
-) -> None:
-    backend = sqlalchemy.make_url(settings.database_url).get_backend_name()
-    if backend != "postgresql":
-        raise ValueError(f"--workers {workers}: several processes write at once, which needs PostgreSQL, not {backend}")
-    Ledger.open(settings.database).close()  # Fails here, once, if it cannot be opened; creates the tables.
-    if not all(isinstance(router, str) for router in routers):
-        raise ValueError("with several workers, give each router as a topic ('module:attribute')")
-    handed = asdict(settings) | {"url": settings.database_url, "routers": list(routers)}
-    os.environ[SETTINGS_VARIABLE] = json.dumps(handed)
-    config = uvicorn.Config(
-        f"{__name__}:worker_app", factory=True, workers=workers, access_log=access_log, server_header=False
-    )
-    if announce is not None:
-        announce()
-    Multiprocess(config, sockets=[listener]).run()

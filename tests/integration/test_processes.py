@@ -9,7 +9,10 @@ them, ``--no-catch-up``) say the same.
 from __future__ import annotations
 
 import json
+import os
 import random
+import re
+import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -27,7 +30,7 @@ from ledger.http import SIGNATURE_HEADER, WEBHOOK_PATH, sign
 from ledger.simulate import Traffic
 from projections import Projections
 from projections.base import metadata
-from tests.integration.test_server import SECRET, poll, serving
+from tests.integration.test_server import SECRET, Server, free_port, poll, serving, wait_until_up
 
 pytestmark = pytest.mark.postgres
 
@@ -115,3 +118,51 @@ def test_two_receivers_and_a_projector_lose_nothing_and_the_views_equal_a_rebuil
         assert [row.to_dict() for row in rebuilt.summary()] == funnel
     assert views(url) == followed
     assert sum(len(rows) for rows in followed.values()) > REPORTS / 3  # the views are not empty
+    assert (tmp_path / "a.log").read_text().count("Application shutdown complete") == 2  # both workers drained
+
+
+def worker_pids(supervisor: int) -> list[int]:
+    """The receiver workers the supervisor started (its children but multiprocessing's resource tracker)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            parent = stat.read_text().rsplit(")", 1)[1].split()[1]
+            command = (stat.parent / "cmdline").read_bytes()
+        except OSError:  # ended meanwhile
+            continue
+        if parent == str(supervisor) and b"resource_tracker" not in command:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def start(url: str, log: Path, *args: str) -> tuple[subprocess.Popen[bytes], str]:
+    port = free_port()
+    command = [sys.executable, "-m", "ledger.cli", "serve", "--port", str(port), "--db", url, *args]
+    with log.open("wb") as output:
+        process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT)
+    server = Server(f"http://127.0.0.1:{port}")
+    wait_until_up(server, process, log)
+    server.http.close()
+    return process, server.base_url
+
+
+def test_ctrl_c_to_the_supervisor_stops_every_worker_cleanly(postgres_database: str, tmp_path: Path) -> None:
+    log = tmp_path / "serve.log"
+    process, _ = start(postgres_database, log, "--workers", "2")
+    workers = worker_pids(process.pid)
+    assert len(workers) == 2
+    process.send_signal(signal.SIGINT)  # to the supervisor alone, as a terminal's Ctrl-C now is
+    assert process.wait(timeout=120) == 0, log.read_text()
+    assert log.read_text().count("Application shutdown complete") == 2
+    assert not [pid for pid in workers if Path(f"/proc/{pid}").exists()]
+
+
+def test_a_worker_that_dies_stops_the_others_and_the_server_exits_5(postgres_database: str, tmp_path: Path) -> None:
+    log = tmp_path / "serve.log"
+    process, _ = start(postgres_database, log, "--workers", "2")
+    doomed, survivor = worker_pids(process.pid)
+    os.kill(doomed, signal.SIGKILL)
+    assert process.wait(timeout=120) == 5, log.read_text()
+    last = log.read_text().splitlines()[-1]
+    assert re.fullmatch(r"error: worker ledger-serve-\d exited with status -9; stopped the others", last), last
+    assert not Path(f"/proc/{survivor}").exists()
