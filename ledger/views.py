@@ -11,8 +11,9 @@ from ledger.message import Message
 from ledger.reports import DeliveryError
 from ledger.status import Outcome, Status
 
-#: Why an input was refused: it did not parse, or it contradicted the message's history.
-RejectionKind = Literal["malformed", "contradiction"]
+#: Why an input was refused: it did not parse, it contradicted the message's history, or
+#: it named a provider status no mapping table knows (see :mod:`ledger.ingestion`).
+RejectionKind = Literal["malformed", "contradiction", "unmapped"]
 
 
 def _iso(moment: datetime | None) -> str | None:
