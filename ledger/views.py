@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from ledger.message import Message
+from ledger.providers import Provider, provider_of
 from ledger.reports import DeliveryError
 from ledger.status import Outcome, Status
 
@@ -73,6 +74,11 @@ class MessageView:
     error: DeliveryError | None
     conflicts: int
     version: int
+
+    @property
+    def provider(self) -> Provider:
+        """Whose message this is, read from its ledger id (see :mod:`ledger.providers`)."""
+        return provider_of(self.message_id)
 
     @classmethod
     def of(cls, message: Message) -> MessageView:

@@ -11,7 +11,8 @@ from uuid import UUID
 import pytest
 from eventsourcing.persistence import StoredEvent
 
-from ledger import Ledger, Message, Outcome, Status
+from ledger import Ledger, Message, Outcome, Status, message_uuid
+from ledger.connectly import delivery_status_payload
 
 FIXTURE = Path(__file__).parents[1] / "fixtures" / "events_v1.jsonl"
 
@@ -72,3 +73,36 @@ def test_a_new_event_version_upcasts_the_old_events(ledger: Ledger, monkeypatch:
     events = [ledger.mapper.to_domain_event(e) for e in reported]
     assert all(json.loads(e.body)["topic"] == "delivery_status" for e in events)  # type: ignore[attr-defined]
     assert all("raw" not in vars(e) for e in events)
+
+
+def test_version_1_messages_are_connectly_messages_and_keep_their_ids(ledger: Ledger) -> None:
+    """Ledgers written before other providers existed: ids, aggregate ids and providers unchanged."""
+    for message_id in ("fixture-1", "fixture-2"):
+        view = ledger.message(message_id)
+        assert (view.message_id, view.provider) == (message_id, "connectly")
+    ids = {event.originator_id for event in stored_events()}
+    assert ids == {message_uuid("fixture-1"), message_uuid("fixture-2")}
+
+
+def test_version_1_messages_take_reports_of_any_provider_as_before(ledger: Ledger) -> None:
+    """A Connectly body through ``ingest_body`` meets the old history as ``ingest`` would."""
+    late = delivery_status_payload("fixture-1", Status.SENT, timestamp=1641513000, channel="whatsapp")
+    (outcome,) = ledger.ingest_body(late, provider="connectly").outcomes
+    assert (outcome.kind, outcome.status) == (Outcome.LATE, Status.READ)
+    # The same id from Meta is another message: the old one is not touched.
+    meta = {
+        "object": "whatsapp_business_account",
+        "entry": [
+            {
+                "changes": [
+                    {
+                        "field": "messages",
+                        "value": {"statuses": [{"id": "fixture-1", "status": "delivered", "timestamp": "1641513100"}]},
+                    }
+                ]
+            }
+        ],
+    }
+    (other,) = ledger.ingest_body(meta, provider="meta").outcomes
+    assert (other.kind, other.message_id) == (Outcome.APPLIED, "meta:fixture-1")
+    assert ledger.message("fixture-1").version == 6
