@@ -7,17 +7,20 @@ subscription handshake.  Ledger message ids of Meta messages are ``"meta:" + wam
 """
 
 from ledger.meta.parse import MAX_BODY_BYTES, PREFIX, STATUSES, MetaError, MetaStatus, parse_meta_body
+from ledger.meta.payloads import PRICING, status_body
 from ledger.meta.signature import SIGNATURE_HEADER, sign, verify_signature, verify_subscription
 
 __all__ = [
     "MAX_BODY_BYTES",
     "PREFIX",
+    "PRICING",
     "SIGNATURE_HEADER",
     "STATUSES",
     "MetaError",
     "MetaStatus",
     "parse_meta_body",
     "sign",
+    "status_body",
     "verify_signature",
     "verify_subscription",
 ]

@@ -15,6 +15,7 @@ from ledger.twilio.parse import (
     parse_twilio_body,
     status_callback_body,
 )
+from ledger.twilio.payloads import STATUS_NAMES, callback_body
 from ledger.twilio.signature import SIGNATURE_HEADER, Params, sign, verify_signature
 
 __all__ = [
@@ -23,8 +24,10 @@ __all__ = [
     "PREFIX",
     "SIGNATURE_HEADER",
     "STATUSES",
+    "STATUS_NAMES",
     "FormBody",
     "Params",
+    "callback_body",
     "parse_twilio_body",
     "sign",
     "status_callback_body",
