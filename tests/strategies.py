@@ -69,6 +69,21 @@ def report_streams(draw: st.DrawFn, max_messages: int = 4) -> list[dict[str, Any
     return draw(st.permutations(payloads))
 
 
+@st.composite
+def logical_histories(draw: st.DrawFn) -> list[tuple[Status, datetime, DeliveryError | None]]:
+    """One message's reports as they arrive (retries, any order, at times a contradiction), with errors.
+
+    Provider-neutral: the tests write it in each provider's format.
+    """
+    history = draw(consistent_histories())
+    if draw(st.booleans()):  # sometimes the provider contradicts itself
+        history.append((draw(st.sampled_from([Status.FAILED, Status.READ])), T0 + timedelta(days=1)))
+    return [
+        (stage, moment, draw(delivery_errors) if stage is Status.FAILED else None)
+        for stage, moment in draw(arrivals(history))
+    ]
+
+
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
     lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4),
