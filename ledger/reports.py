@@ -64,12 +64,25 @@ class DeliveryError:
         )
 
 
+#: The provider facts a report may carry, by name (Meta's pricing and conversation).
+FACTS = (
+    "pricing_category",
+    "pricing_model",
+    "billable",
+    "conversation_id",
+    "conversation_origin",
+    "conversation_expires_at",
+)
+
+
 @dataclass(frozen=True, slots=True)
 class StatusReport:
     """A provider said ``stage`` happened to ``message_id`` at ``occurred_at`` (UTC).
 
     ``raw`` is the payload exactly as received (text), kept for audit.  ``sender``,
-    ``recipient`` and ``channel`` are ``None`` when the provider did not say.
+    ``recipient`` and ``channel`` are ``None`` when the provider did not say.  ``facts``
+    are what the provider says besides (Meta's pricing and conversation), as text by
+    name (see :data:`FACTS`); ``None`` when it says nothing more.
     """
 
     message_id: str
@@ -81,6 +94,7 @@ class StatusReport:
     error: DeliveryError | None = None
     campaign: str | None = None
     raw: str = ""
+    facts: Mapping[str, str] | None = None
 
     def __post_init__(self) -> None:
         if self.stage is Status.ACCEPTED:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
@@ -56,7 +56,9 @@ class MessageView:
 
     ``accepted_at`` is when our send API accepted it (``record_sent``); ``sent_at`` to
     ``failed_at`` are the provider's times for each reported stage, ``None`` when that
-    stage was never reported (skipped stages are not invented).
+    stage was never reported (skipped stages are not invented).  ``facts`` are the
+    provider's facts besides (Meta's pricing and conversation: ``pricing_category``,
+    ``billable``, ...; see :data:`ledger.reports.FACTS`), the newest of each.
     """
 
     message_id: str
@@ -74,6 +76,7 @@ class MessageView:
     error: DeliveryError | None
     conflicts: int
     version: int
+    facts: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def provider(self) -> Provider:
@@ -100,6 +103,7 @@ class MessageView:
             error=message.error,
             conflicts=len(message.conflicts),
             version=message.version,
+            facts=dict(message.facts),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -120,6 +124,7 @@ class MessageView:
             "error": None if self.error is None else self.error.to_dict(),
             "conflicts": self.conflicts,
             "version": self.version,
+            "facts": dict(self.facts),
         }
 
 

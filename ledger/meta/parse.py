@@ -126,7 +126,39 @@ def _item(
         _error(checked.get("errors")) if stage is Status.FAILED else None,
         None,
         raw,
+        _facts(status),
     )
+
+
+def _facts(status: object) -> dict[str, str] | None:
+    """The status's pricing and conversation as :data:`~ledger.reports.FACTS` (text); ``None`` if it has none."""
+    if not isinstance(status, Mapping):
+        return None
+    pricing, conversation = status.get("pricing"), status.get("conversation")
+    pricing = pricing if isinstance(pricing, Mapping) else {}
+    conversation = conversation if isinstance(conversation, Mapping) else {}
+    origin = conversation.get("origin")
+    billable = pricing.get("billable")
+    found = {
+        "pricing_category": pricing.get("category"),
+        "pricing_model": pricing.get("pricing_model"),
+        "billable": None if not isinstance(billable, bool) else str(billable).lower(),
+        "conversation_id": conversation.get("id"),
+        "conversation_origin": origin.get("type") if isinstance(origin, Mapping) else None,
+        "conversation_expires_at": conversation.get("expiration_timestamp"),
+    }
+    facts = {name: text for name, value in found.items() if (text := _fact(value)) is not None}
+    return facts or None
+
+
+def _fact(value: object) -> str | None:
+    """A fact as short storable text, else ``None`` (it stays in the raw body)."""
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        return None
+    text = str(value)
+    if not 0 < len(text) <= 256:
+        return None
+    return _text(text)
 
 
 def _phone(value: object) -> str | None:

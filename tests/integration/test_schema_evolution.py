@@ -13,6 +13,7 @@ from eventsourcing.persistence import StoredEvent
 
 from ledger import Ledger, Message, Outcome, Status, message_uuid
 from ledger.connectly import delivery_status_payload
+from tests.unit.test_meta import CAPTURED_ID, CAPTURED_SENT
 
 FIXTURE = Path(__file__).parents[1] / "fixtures" / "events_v1.jsonl"
 
@@ -61,18 +62,26 @@ def test_version_1_events_rebuild_the_messages_they_describe(ledger: Ledger) -> 
     )
 
 
-def test_a_new_event_version_upcasts_the_old_events(ledger: Ledger, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Pretend version 2 of StageReported renamed ``raw`` to ``body``: old events are upgraded on read."""
+def test_version_1_reports_are_upcast_to_version_2_without_facts(ledger: Ledger) -> None:
+    """Version 2 of StageReported added ``facts``: version 1 events read with ``facts=None``."""
+    reported = [e for e in stored_events() if e.topic.endswith((".StageReported", ".StageReportedLate"))]
+    events = [ledger.mapper.to_domain_event(e) for e in reported]
+    assert [e.facts for e in events] == [None] * len(reported)  # type: ignore[attr-defined]
+    assert ledger.message("fixture-1").facts == {}
 
-    def upcast_v1_v2(state: dict[str, Any]) -> None:
+
+def test_a_new_event_version_upcasts_the_old_events(ledger: Ledger, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Pretend version 3 of StageReported renamed ``raw`` to ``body``: old events are upgraded on read, in steps."""
+
+    def upcast_v2_v3(state: dict[str, Any]) -> None:
         state["body"] = state.pop("raw")
 
-    monkeypatch.setattr(Message.StageReported, "class_version", 2)
-    monkeypatch.setattr(Message.StageReported, "upcast_v1_v2", staticmethod(upcast_v1_v2), raising=False)
+    monkeypatch.setattr(Message.StageReported, "class_version", 3)
+    monkeypatch.setattr(Message.StageReported, "upcast_v2_v3", staticmethod(upcast_v2_v3), raising=False)
     reported = [e for e in stored_events() if e.topic.endswith(".StageReported")]
     events = [ledger.mapper.to_domain_event(e) for e in reported]
     assert all(json.loads(e.body)["topic"] == "delivery_status" for e in events)  # type: ignore[attr-defined]
-    assert all("raw" not in vars(e) for e in events)
+    assert all("raw" not in vars(e) and e.facts is None for e in events)  # type: ignore[attr-defined]
 
 
 def test_version_1_messages_are_connectly_messages_and_keep_their_ids(ledger: Ledger) -> None:
@@ -106,3 +115,12 @@ def test_version_1_messages_take_reports_of_any_provider_as_before(ledger: Ledge
     (other,) = ledger.ingest_body(meta, provider="meta").outcomes
     assert (other.kind, other.message_id) == (Outcome.APPLIED, "meta:fixture-1")
     assert ledger.message("fixture-1").version == 6
+
+
+def test_version_2_reports_keep_their_facts_in_the_database(ledger: Ledger) -> None:
+    ledger.ingest_body(CAPTURED_SENT, provider="meta")
+    ledger.store.forget([CAPTURED_ID])  # read it back from the events, not the cache
+    assert ledger.message(CAPTURED_ID).facts["pricing_category"] == "utility"
+    (stored,) = [e for e in ledger.store.events_of(CAPTURED_ID) if isinstance(e, Message.StageReported)]
+    assert stored.facts is not None
+    assert stored.facts["billable"] == "true"

@@ -236,3 +236,25 @@ def test_the_handshake_answers_the_challenge_only_to_the_right_token() -> None:
     assert verify_subscription(params, "other") is None
     assert verify_subscription({**params, "hub.mode": "unsubscribe"}, "tok") is None
     assert verify_subscription({"hub.mode": "subscribe", "hub.challenge": "1"}, "tok") is None
+
+
+def test_pricing_and_conversation_are_kept_on_the_message() -> None:
+    with Ledger.in_memory() as ledger:
+        ledger.ingest_body(CAPTURED_DELIVERED, provider="meta")
+        ledger.ingest_body(CAPTURED_SENT, provider="meta")  # late: fills in what delivered lacked
+        facts = ledger.message(CAPTURED_ID).facts
+        assert facts == {
+            "pricing_category": "utility",
+            "pricing_model": "CBP",
+            "billable": "true",
+            "conversation_id": "f5fdae3920125a39a1e6a23e5f877c16",
+            "conversation_origin": "utility",
+            "conversation_expires_at": "1694505360",
+        }
+        assert ledger.message(CAPTURED_ID).to_dict()["facts"] == facts
+
+
+def test_a_status_without_pricing_has_no_facts() -> None:
+    (report,) = parse_meta_body(body(status("w1", "read"))).items
+    assert isinstance(report, StatusReport)
+    assert report.facts is None
