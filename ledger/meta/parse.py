@@ -109,7 +109,10 @@ def _item(
         return InvalidPayloadError(first["msg"], field=field)
     except ValueError as error:
         return InvalidPayloadError(str(error), field="statuses")
-    raw = _one_status_body(entry, value, status)
+    try:
+        raw = _one_status_body(entry, value, status)
+    except (TypeError, ValueError, RecursionError) as error:  # only a Python object given directly can fail here
+        return InvalidPayloadError(f"not JSON-serialisable: {error}", field="statuses")
     message_id = PREFIX + checked["id"]
     stage = STATUSES.get(checked["status"])
     if stage is None:
@@ -224,6 +227,8 @@ def _document(body: Mapping[str, Any] | str | bytes) -> Mapping[str, Any]:
     """The body decoded and checked to be a Cloud API webhook; ``InvalidPayloadError`` if not."""
     if isinstance(body, Mapping):
         document: object = body
+    elif not isinstance(body, str | bytes | bytearray | memoryview):
+        raise InvalidPayloadError(f"expected a JSON object, str or bytes, got {type(body).__name__}")
     else:
         if len(body) > MAX_BODY_BYTES:
             raise InvalidPayloadError(f"body is {len(body)} bytes; the limit is {MAX_BODY_BYTES}")

@@ -81,7 +81,14 @@ def _fields(body: FormBody) -> tuple[dict[str, str], str]:
     """The form's fields (the first value of a repeated name) and the body as text."""
     if isinstance(body, Mapping):
         fields = {str(k): str(v) for k, v in body.items()}
-        return fields, status_callback_body(fields)
+        try:
+            return fields, status_callback_body(fields)
+        except ValueError:  # UnicodeEncodeError: a lone surrogate cannot be sent in a form
+            raise InvalidPayloadError("form fields are not valid Unicode text") from None
+    if isinstance(body, bytearray | memoryview):
+        body = bytes(body)
+    if not isinstance(body, str | bytes):
+        raise InvalidPayloadError(f"expected form fields, str or bytes, got {type(body).__name__}")
     if len(body) > MAX_BODY_BYTES:
         raise InvalidPayloadError(f"body is {len(body)} bytes; the limit is {MAX_BODY_BYTES}")
     if isinstance(body, bytes):

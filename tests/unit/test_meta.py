@@ -258,3 +258,18 @@ def test_a_status_without_pricing_has_no_facts() -> None:
     (report,) = parse_meta_body(body(status("w1", "read"))).items
     assert isinstance(report, StatusReport)
     assert report.facts is None
+
+
+@pytest.mark.parametrize("payload", [None, 7, ["x"], b"\xff"])
+def test_odd_python_values_are_refused_not_raised(payload: object) -> None:
+    with Ledger.in_memory() as ledger:
+        assert ledger.ingest_body(payload, provider="meta").malformed  # type: ignore[arg-type]
+
+
+def test_a_status_with_an_unserialisable_python_value_is_refused_alone() -> None:
+    odd = body(status("w1", "sent"))
+    odd["entry"][0]["changes"][0]["value"]["metadata"]["x"] = {1, 2}
+    with Ledger.in_memory() as ledger:
+        (outcome,) = ledger.ingest_body(odd, provider="meta").outcomes
+        assert (outcome.kind, outcome.malformed) == (Outcome.REJECTED, True)
+        assert "not JSON-serialisable" in (outcome.reason or "")

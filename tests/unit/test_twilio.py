@@ -156,3 +156,13 @@ def test_a_malformed_callback_is_refused(body: str | bytes, reason: str) -> None
     with Ledger.in_memory() as ledger:
         assert ledger.ingest_body(body, provider="twilio").malformed
         assert [r.kind for r in ledger.rejections()] == ["malformed"]
+
+
+@pytest.mark.parametrize(
+    "body", [{"MessageSid": "SM\ud800", "MessageStatus": "sent"}, None, 7, ["MessageSid=SM1"], {"MessageSid": 1}]
+)
+def test_odd_python_values_are_refused_not_raised(body: object) -> None:
+    with Ledger.in_memory() as ledger:
+        result = ledger.ingest_body(body, provider="twilio")  # type: ignore[arg-type]
+        assert result.malformed
+        assert [r.kind for r in ledger.rejections()] == ["malformed"]
