@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 
 from ledger import Ledger
 from ledger.cli import app
+from ledger.meta import PRICING, status_body
 
 runner = CliRunner()
 
@@ -71,3 +72,12 @@ def test_ingest_counts_inbound_meta_bodies_and_keeps_unknown_statuses(sqlite_dat
 def test_an_unknown_provider_is_bad_usage(sqlite_database: str) -> None:
     result = run("ingest", "-", "--provider", "sinch", "--db", sqlite_database, input="")
     assert result.exit_code == 2
+
+
+def test_status_shows_the_provider_and_metas_facts(sqlite_database: str) -> None:
+    body = json.dumps(status_body("wamid.1", "sent", timestamp=1641513098, pricing=PRICING))
+    assert run("ingest", "-", "--provider", "meta", "--db", sqlite_database, input=body).exit_code == 0
+    shown = run("status", "meta:wamid.1", "--db", sqlite_database)
+    assert shown.exit_code == 0, shown.output
+    rows = {line.split("│")[1].strip(): line.split("│")[2].strip() for line in shown.stdout.splitlines() if "│" in line}
+    assert (rows["provider"], rows["pricing_category"], rows["billable"]) == ("meta", "marketing", "true")
