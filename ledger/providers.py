@@ -62,8 +62,8 @@ def message_key(provider: Provider, provider_message_id: str) -> str:
 
 def provider_of(message_id: str) -> Provider:
     """The provider of the message the ledger knows as ``message_id``."""
-    for provider in ("meta", "twilio"):
-        if message_id.startswith(_PREFIXES[provider]):
+    for provider, prefix in _PREFIXES.items():
+        if prefix and message_id.startswith(prefix):
             return provider
     return "connectly"
 

@@ -84,7 +84,7 @@ def ingest(
         if provider is ProviderName.CONNECTLY:
             outcomes = ingest_stream(ledger, read_payloads(files), total=None)
         else:
-            bodies = read_lines(files) if provider is ProviderName.TWILIO else read_payloads(files)
+            bodies: Iterator[Body] = read_lines(files) if provider is ProviderName.TWILIO else read_payloads(files)
             outcomes, inbound = ingest_bodies(ledger, bodies, provider.value)
     render.show(console.out, render.outcomes_table(outcomes))
     if inbound:
