@@ -80,9 +80,9 @@ def status_callback_body(fields: Mapping[str, str]) -> str:
 def _fields(body: FormBody) -> tuple[dict[str, str], str]:
     """The form's fields (the first value of a repeated name) and the body as text."""
     if isinstance(body, Mapping):
-        fields = {str(k): str(v) for k, v in body.items()}
+        given = {str(k): str(v) for k, v in body.items()}
         try:
-            return fields, status_callback_body(fields)
+            return given, status_callback_body(given)
         except ValueError:  # UnicodeEncodeError: a lone surrogate cannot be sent in a form
             raise InvalidPayloadError("form fields are not valid Unicode text") from None
     if isinstance(body, bytearray | memoryview):
