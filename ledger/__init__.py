@@ -1,7 +1,8 @@
 """An event-sourced ledger of message delivery statuses.
 
-Open a :class:`Ledger`, record what you sent, ingest the provider's webhooks, and ask
-for a message's status or its full history.  See the README for a quickstart.
+Open a :class:`Ledger`, record what you sent, ingest the provider's webhooks (Connectly's,
+Meta's or Twilio's: :meth:`Ledger.ingest_body`), and ask for a message's status or its
+full history.  See the README for a quickstart.
 """
 
 from ledger.application import Ledger, Payload
@@ -22,6 +23,7 @@ from ledger.errors import (
     VersionConflictError,
     WriterUnavailableError,
 )
+from ledger.ingestion import BodyOutcome
 from ledger.message import Message, message_uuid
 from ledger.reports import DeliveryError, StatusReport
 from ledger.status import FAILURE_AFTER_DELIVERY, STRICT, MessageState, Outcome, Status, TransitionTable, decide
@@ -30,6 +32,7 @@ from ledger.views import HistoryEntry, IngestOutcome, MessageView, Rejection
 __all__ = [
     "FAILURE_AFTER_DELIVERY",
     "STRICT",
+    "BodyOutcome",
     "ContradictionError",
     "DataRefusedError",
     "DeliveryError",

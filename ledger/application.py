@@ -20,6 +20,7 @@ from ledger.decisions import check_send, decide_batch, parse
 from ledger.errors import InvalidPayloadError, MessageNotFoundError
 from ledger.gcpause import gc_paused
 from ledger.hosted import joined
+from ledger.ingestion import LedgerBodies
 from ledger.memory import InMemoryMessageStore
 from ledger.message import Message
 from ledger.queries import LedgerQueries
@@ -50,7 +51,7 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-class Ledger(LedgerQueries):
+class Ledger(LedgerQueries, LedgerBodies):
     """An event-sourced ledger of message delivery statuses.
 
     Open it with :meth:`open`; it is a context manager.  Every public method is safe to

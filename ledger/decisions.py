@@ -50,20 +50,33 @@ def decide_batch(
             outcomes.append(IngestOutcome(Outcome.REJECTED, hint, None, reason, malformed=True))
             refused.append(NewRejection(at, "malformed", hint, reason, raw_bytes(payload)))
             continue
-        message = messages.get(item.message_id)
-        if message is None:
-            message = messages[item.message_id] = Message.open(
-                item.message_id, sender=item.sender, recipient=item.recipient, channel=item.channel, at=at
-            )
-        try:
-            outcome = message.report(item, at=at, table=table)
-        except ContradictionError as error:
-            message.reject(item, reason=str(error), at=at)
-            outcomes.append(IngestOutcome(Outcome.REJECTED, item.message_id, message.status, str(error)))
-            refused.append(NewRejection(at, "contradiction", item.message_id, str(error), item.raw.encode()))
-        else:
-            outcomes.append(IngestOutcome(outcome, item.message_id, message.status))
+        outcome, rejection = decide_report(messages, item, at, table)
+        outcomes.append(outcome)
+        if rejection is not None:
+            refused.append(rejection)
     return outcomes, refused
+
+
+def decide_report(
+    messages: dict[str, Message], item: StatusReport, at: datetime, table: TransitionTable
+) -> tuple[IngestOutcome, NewRejection | None]:
+    """Apply one report to its message in ``messages`` (opened if unknown, in place).
+
+    The outcome, and the rejection to keep when the report contradicts the message
+    (it is recorded on the message too).
+    """
+    message = messages.get(item.message_id)
+    if message is None:
+        message = messages[item.message_id] = Message.open(
+            item.message_id, sender=item.sender, recipient=item.recipient, channel=item.channel, at=at
+        )
+    try:
+        outcome = message.report(item, at=at, table=table)
+    except ContradictionError as error:
+        message.reject(item, reason=str(error), at=at)
+        rejection = NewRejection(at, "contradiction", item.message_id, str(error), item.raw.encode())
+        return IngestOutcome(Outcome.REJECTED, item.message_id, message.status, str(error)), rejection
+    return IngestOutcome(outcome, item.message_id, message.status), None
 
 
 def check_send(fields: Mapping[str, str | None], sent_at: datetime | None) -> datetime | None:

@@ -65,13 +65,20 @@ class Message(Aggregate):
             message.accepted_at = self.accepted_at
 
     class StageReported(Aggregate.Event):
-        class_version = 1
+        # Version 2 added ``facts`` (the provider's pricing and conversation, Meta's).
+        class_version = 2
 
         stage: str
         occurred_at: datetime
         error: dict[str, str | None] | None
         campaign: str | None
         raw: str
+        facts: dict[str, str] | None
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            """Version 1 reports (all Connectly's) carried no provider facts."""
+            state["facts"] = None
 
         def apply(self, aggregate: Any) -> None:
             message: Message = aggregate
@@ -81,14 +88,20 @@ class Message(Aggregate):
             if self.error is not None:
                 message.error = DeliveryError.from_record(self.error)
             message.campaign = message.campaign or self.campaign
+            if self.facts:
+                message.facts.update(self.facts)
 
     class StageReportedLate(StageReported):
-        class_version = 1
+        # Version 2 as StageReported (whose upcast_v1_v2 it inherits).
+        class_version = 2
 
         def apply(self, aggregate: Any) -> None:
             message: Message = aggregate
             message.stage_times[status_of(self.stage)] = self.occurred_at
             message.campaign = message.campaign or self.campaign
+            if self.facts:
+                # Facts reported late fill in what is missing; they never replace newer ones.
+                message.facts = {**self.facts, **message.facts}
 
     class ReportRejected(Aggregate.Event):
         class_version = 1
@@ -115,6 +128,8 @@ class Message(Aggregate):
         self.stage_times: dict[Status, datetime] = {}
         self.error: DeliveryError | None = None
         self.conflicts: set[tuple[Status, datetime]] = set()
+        #: The provider's facts (Meta's pricing and conversation), the newest of each.
+        self.facts: dict[str, str] = {}
 
     @classmethod
     def open(
@@ -181,6 +196,7 @@ class Message(Aggregate):
             error=report.error.to_record() if report.error else None,
             campaign=report.campaign,
             raw=report.raw,
+            facts=dict(report.facts) if report.facts else None,
         )
         return outcome
 

@@ -85,7 +85,10 @@ class LedgerQueries:
     def failure_summary(
         self, *, by: GroupBy = "code", since: datetime | None = None, until: datetime | None = None, fresh: bool = True
     ) -> list[FailureGroup]:
-        """The failures in ``[since, until)`` grouped by code, type, campaign, recipient or day; largest first."""
+        """The failures in ``[since, until)`` grouped by code, type, campaign, recipient, day or provider.
+
+        Largest first.
+        """
         return self.read_models(fresh=fresh).failure_summary(by=by, since=since, until=until)
 
     def summary(self, *, by: FunnelBy | None = None, fresh: bool = True) -> list[FunnelRow]:

@@ -17,8 +17,8 @@ from typing import Any, Literal, Protocol, get_args
 
 from ledger.status import Status
 
-#: What the failure report can group by.
-GroupBy = Literal["code", "type", "campaign", "recipient", "day"]
+#: What the failure report can group by (``provider``: read from the message id, see ledger.providers).
+GroupBy = Literal["code", "type", "campaign", "recipient", "day", "provider"]
 GROUP_BY: tuple[GroupBy, ...] = get_args(GroupBy)
 #: What the funnel can have one row per (besides the whole ledger).
 FunnelBy = Literal["campaign", "day"]

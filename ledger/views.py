@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
 from ledger.message import Message
+from ledger.providers import Provider, provider_of
 from ledger.reports import DeliveryError
 from ledger.status import Outcome, Status
 
-#: Why an input was refused: it did not parse, or it contradicted the message's history.
-RejectionKind = Literal["malformed", "contradiction"]
+#: Why an input was refused: it did not parse, it contradicted the message's history, or
+#: it named a provider status no mapping table knows (see :mod:`ledger.ingestion`).
+RejectionKind = Literal["malformed", "contradiction", "unmapped"]
 
 
 def _iso(moment: datetime | None) -> str | None:
@@ -54,7 +56,9 @@ class MessageView:
 
     ``accepted_at`` is when our send API accepted it (``record_sent``); ``sent_at`` to
     ``failed_at`` are the provider's times for each reported stage, ``None`` when that
-    stage was never reported (skipped stages are not invented).
+    stage was never reported (skipped stages are not invented).  ``facts`` are the
+    provider's facts besides (Meta's pricing and conversation: ``pricing_category``,
+    ``billable``, ...; see :data:`ledger.reports.FACTS`), the newest of each.
     """
 
     message_id: str
@@ -72,6 +76,12 @@ class MessageView:
     error: DeliveryError | None
     conflicts: int
     version: int
+    facts: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def provider(self) -> Provider:
+        """Whose message this is, read from its ledger id (see :mod:`ledger.providers`)."""
+        return provider_of(self.message_id)
 
     @classmethod
     def of(cls, message: Message) -> MessageView:
@@ -93,6 +103,7 @@ class MessageView:
             error=message.error,
             conflicts=len(message.conflicts),
             version=message.version,
+            facts=dict(message.facts),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -113,6 +124,7 @@ class MessageView:
             "error": None if self.error is None else self.error.to_dict(),
             "conflicts": self.conflicts,
             "version": self.version,
+            "facts": dict(self.facts),
         }
 
 

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql import ColumnElement, Select
 
 from ledger.message import Message, MessageEvent
+from ledger.providers import PROVIDERS, message_key
 from ledger.readmodels import GROUP_BY, Failure, FailureGroup, GroupBy
 from ledger.sql import UTCDateTime
 from ledger.status import Status
@@ -142,11 +143,14 @@ class FailureReportView:
     def summary(
         self, *, by: GroupBy = "code", since: datetime | None = None, until: datetime | None = None
     ) -> list[FailureGroup]:
-        """Failures in ``[since, until)`` grouped ``by`` code, type, campaign, recipient or day; largest first."""
+        """Failures in ``[since, until)`` grouped ``by`` code, type, campaign, recipient, day or provider.
+
+        Largest first.
+        """
         if by not in GROUP_BY:
             raise ValueError(f"by must be one of {', '.join(GROUP_BY)}; got {by!r}")
         table = failures_table
-        key = table.c[by]
+        key = _provider(table.c.message_id) if by == "provider" else table.c[by]
         window = _window(since, until)
         real = case((table.c.conflict, 0), else_=1)
         groups_query = (
@@ -217,6 +221,12 @@ def _window(since: datetime | None, until: datetime | None) -> ColumnElement[boo
     if until is not None:
         conditions.append(failures_table.c.failed_at < until)
     return and_(True, *conditions)
+
+
+def _provider(message_id: ColumnElement[Any]) -> ColumnElement[Any]:
+    """The provider of a ledger message id, as :func:`ledger.providers.provider_of` reads it."""
+    whens = [(message_id.startswith(message_key(p, ""), autoescape=True), p) for p in PROVIDERS if p != "connectly"]
+    return case(*whens, else_="connectly")
 
 
 def _latest_trace_ids(key: ColumnElement[Any], window: ColumnElement[bool]) -> Select[tuple[Any, Any]]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import parse_qsl, urlencode
 
 from hypothesis import strategies as st
 
@@ -67,6 +68,21 @@ def report_streams(draw: st.DrawFn, max_messages: int = 4) -> list[dict[str, Any
             error = draw(delivery_errors) if stage is Status.FAILED else None
             payloads.append(delivery_status_payload(f"m-{n}", stage, timestamp=moment, error=error))
     return draw(st.permutations(payloads))
+
+
+@st.composite
+def logical_histories(draw: st.DrawFn) -> list[tuple[Status, datetime, DeliveryError | None]]:
+    """One message's reports as they arrive (retries, any order, at times a contradiction), with errors.
+
+    Provider-neutral: the tests write it in each provider's format.
+    """
+    history = draw(consistent_histories())
+    if draw(st.booleans()):  # sometimes the provider contradicts itself
+        history.append((draw(st.sampled_from([Status.FAILED, Status.READ])), T0 + timedelta(days=1)))
+    return [
+        (stage, moment, draw(delivery_errors) if stage is Status.FAILED else None)
+        for stage, moment in draw(arrivals(history))
+    ]
 
 
 json_values = st.recursive(
@@ -152,3 +168,54 @@ def hostile_reports(draw: st.DrawFn) -> dict[str, Any]:
         error=error if stage is Status.FAILED else None,
         campaign=draw(hostile_texts),
     )
+
+
+@st.composite
+def hostile_meta_bodies(draw: st.DrawFn) -> Any:
+    """Meta bodies an attacker or a broken proxy could send: anything, or a real body with a hole in it."""
+    from ledger.meta import status_body
+
+    if draw(st.booleans()):
+        return draw(hostile_payloads())
+    body = status_body("wamid.hostile", draw(st.sampled_from(list(Status)[1:])), timestamp=1641513098)
+    value = body["entry"][0]["changes"][0]["value"]
+    status = value["statuses"][0]
+    status["pricing"] = {"billable": True, "category": "marketing"}
+    target = draw(st.sampled_from([body, body["entry"][0], value, status, status["pricing"], value["metadata"]]))
+    key = draw(
+        st.sampled_from(
+            [
+                "object",
+                "entry",
+                "changes",
+                "field",
+                "statuses",
+                "id",
+                "status",
+                "timestamp",
+                "recipient_id",
+                "errors",
+                "category",
+                "billable",
+                "display_phone_number",
+                "x",
+            ]
+        )
+    )
+    target[key] = draw(json_values | hostile_texts)
+    if draw(st.booleans()):
+        value["statuses"] = value["statuses"] * draw(st.integers(min_value=0, max_value=3))
+    return body
+
+
+@st.composite
+def hostile_twilio_bodies(draw: st.DrawFn) -> Any:
+    """Twilio callbacks with hostile fields, or anything at all."""
+    from ledger.twilio import callback_body
+
+    if draw(st.booleans()):
+        return draw(hostile_payloads())
+    body = callback_body("SMhostile", draw(st.sampled_from(list(Status)[1:])))
+    name = draw(st.sampled_from(["MessageSid", "MessageStatus", "To", "From", "ErrorCode", "ErrorMessage", "X"]))
+    fields = dict(parse_qsl(body)) | {name: draw(hostile_texts)}
+    return urlencode(fields, errors="surrogatepass") if draw(st.booleans()) else fields

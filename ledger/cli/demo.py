@@ -14,10 +14,11 @@ import typer
 from ledger.application import Ledger
 from ledger.cli import console, render
 from ledger.cli.errors import clear_errors
-from ledger.cli.options import Db
+from ledger.cli.options import Db, ProviderName, ProviderOption
 from ledger.cli.reads import caught_up
 from ledger.cli.writes import ingest_stream
 from ledger.simulate import Traffic
+from ledger.translate import translated
 from ledger.urls import database_url
 
 
@@ -52,9 +53,16 @@ def demo(
 def simulate(
     messages: Annotated[int, typer.Option(min=1, help="How many messages to simulate.")] = 100,
     seed: Annotated[int, typer.Option(help="Random seed (same seed, same traffic).")] = 42,
+    provider: ProviderOption = ProviderName.CONNECTLY,
 ) -> None:
-    """Print synthetic webhook payloads as JSON Lines (for trying `ledger ingest`)."""
-    for payload in Traffic(messages, seed=seed).webhooks():
+    """Print synthetic webhooks, one a line, in a provider's format (for trying `ledger ingest --provider`).
+
+    The same seed gives the same logical traffic in every format: JSON Lines for
+    connectly and meta, one form-encoded body a line for twilio.
+    """
+    for payload in translated(Traffic(messages, seed=seed).webhooks(), provider.value):
+        if isinstance(payload, bytes):
+            payload = payload.decode("utf-8", errors="replace")
         sys.stdout.write((payload if isinstance(payload, str) else json.dumps(payload)) + "\n")
 
 

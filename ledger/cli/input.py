@@ -60,3 +60,16 @@ def _payloads_in(stream: IO[bytes], source: str) -> Iterator[bytes | dict[str, A
             yield line.rstrip(b"\n")
     if pending.strip():
         yield pending
+
+
+def read_lines(sources: list[str]) -> Iterator[bytes]:
+    """Every non-blank line of the files (``-``: stdin), as bytes without its line end (form bodies)."""
+    for source in sources:
+        stream = sys.stdin.buffer if source == "-" else open(source, "rb")  # noqa: SIM115
+        try:
+            for line in stream:
+                if line.strip():
+                    yield line.rstrip(b"\r\n")
+        finally:
+            if source != "-":
+                stream.close()

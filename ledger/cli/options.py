@@ -1,7 +1,8 @@
-"""Options several commands share: ``--db`` and ``--json``."""
+"""Options several commands share: ``--db``, ``--json`` and ``--provider``."""
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Annotated
 
 import typer
@@ -24,3 +25,20 @@ Db = Annotated[
     ),
 ]
 AsJson = Annotated[bool, typer.Option("--json", help="Machine output: JSON on stdout.")]
+
+
+class ProviderName(StrEnum):
+    """The providers whose webhooks the ledger reads (:data:`ledger.providers.PROVIDERS`)."""
+
+    CONNECTLY = "connectly"
+    META = "meta"
+    TWILIO = "twilio"
+
+
+ProviderOption = Annotated[
+    ProviderName,
+    typer.Option(
+        "--provider",
+        help="Whose webhooks: connectly and meta as JSON Lines (or a JSON array), twilio one form body a line.",
+    ),
+]

@@ -62,7 +62,7 @@ def failures(
     as_json: AsJson = False,
     as_csv: Annotated[bool, typer.Option("--csv", help="Machine output: CSV on stdout.")] = False,
 ) -> None:
-    """The failure report: failures grouped by error code (or type, campaign, recipient, day)."""
+    """The failure report: failures grouped by error code (or type, campaign, recipient, day, provider)."""
     if by not in GROUP_BY:
         raise typer.BadParameter(f"choose one of {', '.join(GROUP_BY)}", param_hint="--by")
     if as_json and as_csv:

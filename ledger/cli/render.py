@@ -122,13 +122,15 @@ def message_table(view: MessageView) -> Table:
     table = LiteralTable(title=f"Message {view.message_id}", show_header=False)
     table.add_column("field", style="bold")
     table.add_column("value")
-    for name in ("status", "sender", "recipient", "channel", "template", "campaign"):
+    for name in ("status", "provider", "sender", "recipient", "channel", "template", "campaign"):
         table.add_row(name, str(getattr(view, name) or ""))
     for name in ("accepted_at", "sent_at", "delivered_at", "read_at", "failed_at"):
         table.add_row(name, _time(getattr(view, name)))
     if view.error is not None:
         table.add_row("error", f"{view.error.code} ({view.error.type})")
         table.add_row("trace id", view.error.trace_id or "")
+    for name, value in sorted(view.facts.items()):
+        table.add_row(name, value)
     table.add_row("conflicts", str(view.conflicts))
     table.add_row("version", str(view.version))
     return table

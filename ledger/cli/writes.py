@@ -12,8 +12,9 @@ import typer
 from ledger.application import Ledger, Payload
 from ledger.cli import console, render
 from ledger.cli.errors import clear_errors
-from ledger.cli.input import parse_time, read_payloads
-from ledger.cli.options import AsJson, Db
+from ledger.cli.input import parse_time, read_lines, read_payloads
+from ledger.cli.options import AsJson, Db, ProviderName, ProviderOption
+from ledger.providers import Body
 from ledger.views import IngestOutcome
 
 BATCH_SIZE = 1000
@@ -40,6 +41,28 @@ def ingest_stream(ledger: Ledger, payloads: Iterator[Payload], total: int | None
     return outcomes
 
 
+def ingest_bodies(ledger: Ledger, bodies: Iterator[Body], provider: str) -> tuple[list[IngestOutcome], int]:
+    """Ingest another provider's bodies in batches; every status's outcome, and how many inbound items."""
+    outcomes: list[IngestOutcome] = []
+    inbound = 0
+
+    def flush(batch: list[Body]) -> None:
+        nonlocal inbound
+        for result in ledger.ingest_bodies(batch, provider=provider):
+            outcomes.extend(result.outcomes)
+            inbound += result.inbound
+
+    batch: list[Body] = []
+    for body in bodies:
+        batch.append(body)
+        if len(batch) == BATCH_SIZE:
+            flush(batch)
+            batch = []
+    if batch:
+        flush(batch)
+    return outcomes, inbound
+
+
 def ingest(
     files: Annotated[
         list[str], typer.Argument(help="JSON Lines or JSON array files of webhook payloads; - for stdin.")
@@ -48,16 +71,24 @@ def ingest(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Decide every outcome against the ledger and store nothing.")
     ] = False,
+    provider: ProviderOption = ProviderName.CONNECTLY,
 ) -> None:
     """Ingest webhook payloads; rejected ones are kept in the rejection store (exit status 0)."""
+    inbound = 0
     # A dry run stores nothing, so it does not create a ledger either.
     with (
         clear_errors(),
         Ledger.open(db, create=not dry_run) as ledger,
         ledger.dry_run() if dry_run else nullcontext(),
     ):
-        outcomes = ingest_stream(ledger, read_payloads(files), total=None)
+        if provider is ProviderName.CONNECTLY:
+            outcomes = ingest_stream(ledger, read_payloads(files), total=None)
+        else:
+            bodies: Iterator[Body] = read_lines(files) if provider is ProviderName.TWILIO else read_payloads(files)
+            outcomes, inbound = ingest_bodies(ledger, bodies, provider.value)
     render.show(console.out, render.outcomes_table(outcomes))
+    if inbound:
+        console.err.print(render.line("inbound:", "bold", f"{inbound} (counted, not ledger reports)"), highlight=False)
     if dry_run:
         console.err.print(render.line("dry run:", "bold", "nothing was stored"), highlight=False)
 

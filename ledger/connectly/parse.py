@@ -3,8 +3,18 @@
 :func:`parse_delivery_status` turns a payload (``dict``, ``str`` or ``bytes``) into a
 :class:`~ledger.reports.StatusReport`, or raises
 :class:`~ledger.errors.InvalidPayloadError` naming the offending field.  Unknown
-fields (``metadata``, ``statusUpdate.metadata.campaignName``, future additions) are
-kept in the raw payload and never break parsing.
+fields (``sender.name``, ``context``, future additions) are kept in the raw payload and
+never break parsing.
+
+The campaign is read from each place Connectly's public examples put it; when a body
+carries several, the most specific wins (:data:`CAMPAIGN_PATHS`, first first):
+
+1. ``statusUpdate.metadata.campaignName`` (what the ledger read before: unchanged),
+2. ``statusUpdate.metadata.campaign_name`` (the status update's own, snake case),
+3. ``metadata.campaign_name`` (the body's, top level).
+
+A value that is not usable text (empty, too long, not storable) is skipped, so the next
+place is tried.  Every value stays in the raw payload.
 """
 
 from __future__ import annotations
@@ -33,6 +43,13 @@ STAGES = {
     "read": Status.READ,
     "delivery_failed": Status.FAILED,
 }
+
+#: Where the campaign name is read from, the first usable one winning (see the module's docstring).
+CAMPAIGN_PATHS: tuple[tuple[str, ...], ...] = (
+    ("statusUpdate", "metadata", "campaignName"),
+    ("statusUpdate", "metadata", "campaign_name"),
+    ("metadata", "campaign_name"),
+)
 
 #: Longest accepted error text (message, titles, codes).
 MAX_TEXT_LENGTH = 4096
@@ -134,9 +151,25 @@ def parse_delivery_status(payload: Mapping[str, Any] | str | bytes) -> StatusRep
         recipient["id"],
         recipient.get("channelType") or sender.get("channelType"),
         _error(update.get("error")) if status == "delivery_failed" else None,
-        _campaign((update.get("metadata") or {}).get("campaignName")),
+        _campaign_of(webhook),
         raw,
     )
+
+
+def _campaign_of(webhook: DeliveryStatusWebhook) -> str | None:
+    """The first usable campaign name along :data:`CAMPAIGN_PATHS` (most bodies have none: two lookups)."""
+    update_metadata = webhook["statusUpdate"].get("metadata")
+    body_metadata = webhook.get("metadata")
+    if not update_metadata and not body_metadata:
+        return None
+    for path in CAMPAIGN_PATHS:
+        value: object = webhook
+        for name in path:
+            value = value.get(name) if isinstance(value, dict) else None
+        campaign = _campaign(value)
+        if campaign is not None:
+            return campaign
+    return None
 
 
 def _campaign(value: object) -> str | None:

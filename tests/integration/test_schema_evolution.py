@@ -11,7 +11,9 @@ from uuid import UUID
 import pytest
 from eventsourcing.persistence import StoredEvent
 
-from ledger import Ledger, Message, Outcome, Status
+from ledger import Ledger, Message, Outcome, Status, message_uuid
+from ledger.connectly import delivery_status_payload
+from tests.unit.test_meta import CAPTURED_ID, CAPTURED_SENT
 
 FIXTURE = Path(__file__).parents[1] / "fixtures" / "events_v1.jsonl"
 
@@ -60,15 +62,65 @@ def test_version_1_events_rebuild_the_messages_they_describe(ledger: Ledger) -> 
     )
 
 
-def test_a_new_event_version_upcasts_the_old_events(ledger: Ledger, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Pretend version 2 of StageReported renamed ``raw`` to ``body``: old events are upgraded on read."""
+def test_version_1_reports_are_upcast_to_version_2_without_facts(ledger: Ledger) -> None:
+    """Version 2 of StageReported added ``facts``: version 1 events read with ``facts=None``."""
+    reported = [e for e in stored_events() if e.topic.endswith((".StageReported", ".StageReportedLate"))]
+    events = [ledger.mapper.to_domain_event(e) for e in reported]
+    assert [e.facts for e in events] == [None] * len(reported)  # type: ignore[attr-defined]
+    assert ledger.message("fixture-1").facts == {}
 
-    def upcast_v1_v2(state: dict[str, Any]) -> None:
+
+def test_a_new_event_version_upcasts_the_old_events(ledger: Ledger, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Pretend version 3 of StageReported renamed ``raw`` to ``body``: old events are upgraded on read, in steps."""
+
+    def upcast_v2_v3(state: dict[str, Any]) -> None:
         state["body"] = state.pop("raw")
 
-    monkeypatch.setattr(Message.StageReported, "class_version", 2)
-    monkeypatch.setattr(Message.StageReported, "upcast_v1_v2", staticmethod(upcast_v1_v2), raising=False)
+    monkeypatch.setattr(Message.StageReported, "class_version", 3)
+    monkeypatch.setattr(Message.StageReported, "upcast_v2_v3", staticmethod(upcast_v2_v3), raising=False)
     reported = [e for e in stored_events() if e.topic.endswith(".StageReported")]
     events = [ledger.mapper.to_domain_event(e) for e in reported]
     assert all(json.loads(e.body)["topic"] == "delivery_status" for e in events)  # type: ignore[attr-defined]
-    assert all("raw" not in vars(e) for e in events)
+    assert all("raw" not in vars(e) and e.facts is None for e in events)  # type: ignore[attr-defined]
+
+
+def test_version_1_messages_are_connectly_messages_and_keep_their_ids(ledger: Ledger) -> None:
+    """Ledgers written before other providers existed: ids, aggregate ids and providers unchanged."""
+    for message_id in ("fixture-1", "fixture-2"):
+        view = ledger.message(message_id)
+        assert (view.message_id, view.provider) == (message_id, "connectly")
+    ids = {event.originator_id for event in stored_events()}
+    assert ids == {message_uuid("fixture-1"), message_uuid("fixture-2")}
+
+
+def test_version_1_messages_take_reports_of_any_provider_as_before(ledger: Ledger) -> None:
+    """A Connectly body through ``ingest_body`` meets the old history as ``ingest`` would."""
+    late = delivery_status_payload("fixture-1", Status.SENT, timestamp=1641513000, channel="whatsapp")
+    (outcome,) = ledger.ingest_body(late, provider="connectly").outcomes
+    assert (outcome.kind, outcome.status) == (Outcome.LATE, Status.READ)
+    # The same id from Meta is another message: the old one is not touched.
+    meta = {
+        "object": "whatsapp_business_account",
+        "entry": [
+            {
+                "changes": [
+                    {
+                        "field": "messages",
+                        "value": {"statuses": [{"id": "fixture-1", "status": "delivered", "timestamp": "1641513100"}]},
+                    }
+                ]
+            }
+        ],
+    }
+    (other,) = ledger.ingest_body(meta, provider="meta").outcomes
+    assert (other.kind, other.message_id) == (Outcome.APPLIED, "meta:fixture-1")
+    assert ledger.message("fixture-1").version == 6
+
+
+def test_version_2_reports_keep_their_facts_in_the_database(ledger: Ledger) -> None:
+    ledger.ingest_body(CAPTURED_SENT, provider="meta")
+    ledger.store.forget([CAPTURED_ID])  # read it back from the events, not the cache
+    assert ledger.message(CAPTURED_ID).facts["pricing_category"] == "utility"
+    (stored,) = [e for e in ledger.store.events_of(CAPTURED_ID) if isinstance(e, Message.StageReported)]
+    assert stored.facts is not None
+    assert stored.facts["billable"] == "true"

@@ -12,7 +12,15 @@ import pytest
 
 LEDGER = Path(__file__).parents[2] / "ledger"
 SHELLS = ("ledger.cli", "ledger.http")
-DOMAIN = ("ledger.status", "ledger.message", "ledger.reports", "ledger.connectly")
+DOMAIN = (
+    "ledger.status",
+    "ledger.message",
+    "ledger.reports",
+    "ledger.connectly",
+    "ledger.meta",
+    "ledger.twilio",
+    "ledger.providers",
+)
 # Storage, web and CLI libraries.  eventsourcing.domain (the aggregate) is the domain's own base.
 FORBIDDEN_IN_DOMAIN = (
     "sqlalchemy",

@@ -15,7 +15,9 @@ def _house_order(name: str) -> tuple[int, str]:
     return (1, name) if name[0].isupper() else (2, name)
 
 
-@pytest.mark.parametrize("module_name", ["ledger", "ledger.persistence", "projections"])
+@pytest.mark.parametrize(
+    "module_name", ["ledger", "ledger.connectly", "ledger.meta", "ledger.twilio", "ledger.persistence", "projections"]
+)
 def test_all_is_sorted_and_every_name_exists(module_name: str) -> None:
     module = importlib.import_module(module_name)
     names = list(module.__all__)
