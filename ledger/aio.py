@@ -27,6 +27,8 @@ from typing import TYPE_CHECKING, Self, TypeVar
 from ledger.application import Ledger, Payload, utc_now
 from ledger.batching import GroupCommitWriter
 from ledger.databases import Database
+from ledger.ingestion import BodyOutcome
+from ledger.providers import Body
 from ledger.readmodels import Failure, FailureGroup, FunnelBy, FunnelRow, GroupBy, StatusPage
 from ledger.status import STRICT, Status, TransitionTable
 from ledger.views import HistoryEntry, IngestOutcome, MessageView, Rejection
@@ -104,6 +106,10 @@ class AsyncLedger:
         """Apply payloads in order, in one transaction, as ``Ledger.ingest_many`` does."""
         batch = list(payloads)
         return await self._write(lambda ledger: ledger.ingest_many(batch))
+
+    async def ingest_body(self, body: Body, *, provider: str = "connectly") -> BodyOutcome:
+        """Apply one webhook body of ``provider``, as ``Ledger.ingest_body`` does, on the writer's thread."""
+        return await self._write(lambda ledger: ledger.ingest_body(body, provider=provider))
 
     async def record_sent(
         self,

@@ -17,6 +17,22 @@ if TYPE_CHECKING:
     from ledger.http import ServerSettings
 
 
+def _secret(variable: str, what: str) -> object:
+    return typer.Option(envvar=variable, help=what, rich_help_panel="Other providers (each route served when set)")
+
+
+MetaSecret = Annotated[str | None, _secret("LEDGER_META_APP_SECRET", "Meta app secret: serves POST /webhooks/meta.")]
+MetaToken = Annotated[
+    str | None, _secret("LEDGER_META_VERIFY_TOKEN", "Meta verify token: serves the GET /webhooks/meta handshake.")
+]
+TwilioToken = Annotated[
+    str | None, _secret("LEDGER_TWILIO_AUTH_TOKEN", "Twilio auth token: serves POST /webhooks/twilio.")
+]
+TwilioUrl = Annotated[
+    str | None, _secret("LEDGER_TWILIO_URL", "The public URL Twilio posts to (what it signs), with the token.")
+]
+
+
 def serve(
     host: Annotated[
         str, typer.Option(help="Address to listen on (loopback unless an API token and a secret are set).")
@@ -47,6 +63,10 @@ def serve(
             help="Reads catch the views up first; --no-catch-up where `ledger project --follow` keeps them current."
         ),
     ] = True,
+    meta_app_secret: MetaSecret = None,
+    meta_verify_token: MetaToken = None,
+    twilio_auth_token: TwilioToken = None,
+    twilio_url: TwilioUrl = None,
 ) -> None:
     """Receive Connectly webhooks over HTTP and serve JSON reads (needs the `server` extra).
 
@@ -65,6 +85,11 @@ def serve(
             api_token=api_token or None,
             webhook_path=webhook_path,
             catch_up=catch_up,
+            # An empty variable is an unset one.
+            meta_app_secret=meta_app_secret or None,
+            meta_verify_token=meta_verify_token or None,
+            twilio_auth_token=twilio_auth_token or None,
+            twilio_url=twilio_url or None,
         )
         notes = http.exposure_notes(settings, host, insecure_public=insecure_public)
         try:

@@ -26,6 +26,10 @@ report and the delivery funnel.
 - **Webhooks**, when the receiver has a webhook secret, must be signed by the provider: the
   `{SIGNATURE_HEADER}` header holds base64(HMAC-SHA256(secret, raw body)).  A missing or
   wrong signature is answered 401 and nothing is stored.
+- **Meta and Twilio webhooks**, served when configured, are checked with each provider's own
+  scheme: `X-Hub-Signature-256` (`sha256=` and the hex HMAC-SHA256 of the raw body, key = the
+  app secret) and `X-Twilio-Signature` (base64 HMAC-SHA1 of the configured public URL followed
+  by the sorted parameters, key = the auth token).
 - **Reads** (`/messages...`, `/rejections`, `/reports/...`) and **`POST /messages/sent`** (your
   own service recording what it sent), when the receiver has an API token, need
   `Authorization: Bearer <token>`; reads show recipients' phone numbers.

@@ -70,6 +70,9 @@ PROBLEMS: dict[str, ProblemType] = {
     "unauthorized": ProblemType(
         401, "Missing or wrong API token", "A read without the right `Authorization: Bearer <token>`."
     ),
+    "forbidden": ProblemType(
+        403, "Subscription refused", "The handshake's mode or verify token is not the configured one."
+    ),
     "not_found": ProblemType(404, "Unknown message", "No message with that id was recorded or reported."),
     "conflict": ProblemType(
         409, "Contradicts the record", "The message was recorded with another sender, recipient or channel."

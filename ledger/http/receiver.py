@@ -26,7 +26,7 @@ from fastapi import APIRouter, Depends, Request
 
 from ledger.aio import AsyncLedger
 from ledger.errors import StorageError
-from ledger.http import health, reads, webhooks
+from ledger.http import health, providers, reads, webhooks
 from ledger.http.runtime import Runtime
 from ledger.http.settings import ServerSettings
 from ledger.http.state import STATE_KEY
@@ -49,6 +49,7 @@ class Receiver:
         #: The routes to include; their lifespan is this receiver's.
         self.router = APIRouter(lifespan=self.lifespan)
         self.router.include_router(webhooks.router(settings), dependencies=[attach])
+        self.router.include_router(providers.router(settings), dependencies=[attach])
         guarded = [attach, Depends(reads.require_token)] if settings.api_token else [attach]
         self.router.include_router(reads.router(), dependencies=guarded)
         self.router.include_router(health.router(), dependencies=[attach])

@@ -37,8 +37,14 @@ class ServerSettings:
     max_batch: int = 500
     max_wait: float = 0.002
     catch_up: bool = True
+    meta_app_secret: str | None = None
+    meta_verify_token: str | None = None
+    twilio_auth_token: str | None = None
+    twilio_url: str | None = None
 
     def __post_init__(self) -> None:
+        if (self.twilio_auth_token is None) != (self.twilio_url is None):
+            raise ValueError("Twilio's route needs both its auth token and its public URL (what Twilio signs)")
         if not self.webhook_path.startswith("/"):
             raise ValueError(f"the webhook path must start with '/': {self.webhook_path!r}")
         url = self.database.url if isinstance(self.database, Engine) else sqlalchemy.make_url(self.database_url)
