@@ -254,6 +254,7 @@ class SQLMessageStore(Application[UUID]):
             events = (self._sql.schema_name, self._sql.events_table_name)
             if not has_tables(self.engine, [events, (None, rejection_store.rejections_table.name)]):
                 raise LedgerNotFoundError(url=self.url)
+            self._sql.detect_chain()  # a ledger that predates the chain is read (and written) as it is
 
     def _catch_up(self, session: Session) -> None:
         """Forget the cached messages that other writers changed since we last looked.

@@ -26,6 +26,7 @@ class ExitStatus(IntEnum):
     USAGE = 2
     DATABASE = 3
     CANNOT_LISTEN = 4
+    NOT_VERIFIED = 5
     INTERRUPTED = 130
 
 
