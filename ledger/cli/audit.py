@@ -34,6 +34,8 @@ def verify_command(db: Db = None, as_json: AsJson = False) -> None:
 
 def _summary(result: Verification) -> str:
     counts = f"{result.events:,} events of {result.messages:,} messages, {result.checkpoints:,} checkpoints"
+    if not result.sealed and not result.unchained:
+        return f"NOT verified: no seal is recorded (ledger_seals is empty or missing); {counts}"
     if not result.sealed:
         return f"not sealed: {result.unchained:,} events carry no chain hash (run `ledger seal`); {counts}"
     before = f"{result.events_before_seal:,} events predate the seal"

@@ -16,6 +16,7 @@ from hashlib import sha256
 
 from sqlalchemy import BigInteger, Column, Integer, LargeBinary, MetaData, String, Table, inspect, select, text
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import DBAPIError
 
 #: The "previous hash" of a message's first event: 32 zero bytes.
 GENESIS = bytes(32)
@@ -82,12 +83,17 @@ def add_chain_column(engine: Engine, events: Table) -> None:
     name = engine.dialect.identifier_preparer.format_table(events)
     binary = LargeBinary().compile(dialect=engine.dialect)
     exists = " IF NOT EXISTS" if engine.dialect.name == "postgresql" else ""
-    with engine.begin() as connection:
-        connection.execute(text(f"ALTER TABLE {name} ADD COLUMN{exists} {CHAIN_COLUMN} {binary}"))
-        seals_table.create(connection, checkfirst=True)
-        empty = connection.execute(select(events.c.id).limit(1)).first() is None
-        if empty:
-            connection.execute(seals_table.insert().values(position=0, events_before=0, sealed_at=now_text()))
+    try:
+        with engine.begin() as connection:
+            connection.execute(text(f"ALTER TABLE {name} ADD COLUMN{exists} {CHAIN_COLUMN} {binary}"))
+            seals_table.create(connection, checkfirst=True)
+            if connection.execute(select(events.c.id).limit(1)).first() is None:
+                connection.execute(seals_table.insert().values(position=0, events_before=0, sealed_at=now_text()))
+    except DBAPIError:
+        # Another process added it first (SQLite has no ADD COLUMN IF NOT EXISTS), and the seal with it.
+        if not has_chain_column(engine, events):
+            raise
+        seals_table.create(engine, checkfirst=True)
 
 
 def now_text() -> str:
