@@ -73,12 +73,19 @@ def checkpoint_hash(previous: bytes, sequence: int, position: int, tree_size: in
     return sha256(previous + numbers + root + at.encode("utf-8")).digest()
 
 
-def heads_at(session: Session, recorder: LedgerRecorder, position: int) -> list[bytes | None]:
-    """Each message's chain head as of ``position`` (its last event's hash), in log order."""
+def heads_at(session: Session, recorder: LedgerRecorder, position: int) -> list[tuple[bytes, int, bytes | None]]:
+    """Each message's chain head as of ``position``: (originator id, version, hash), in log order."""
     table = recorder.chain_table
     last_ids = select(func.max(table.c.id)).where(table.c.id <= position).group_by(table.c.originator_id)
-    query = select(table.c.chain_hash).where(table.c.id.in_(last_ids)).order_by(table.c.id)
-    return [None if head is None else bytes(head) for head in session.execute(query).scalars()]
+    query = (
+        select(table.c.originator_id, table.c.originator_version, table.c.chain_hash)
+        .where(table.c.id.in_(last_ids))
+        .order_by(table.c.id)
+    )
+    return [
+        (originator_id.bytes, version, None if head is None else bytes(head))
+        for originator_id, version, head in session.execute(query)
+    ]
 
 
 def record_checkpoint(recorder: LedgerRecorder) -> Checkpoint:
@@ -94,7 +101,7 @@ def record_checkpoint(recorder: LedgerRecorder) -> Checkpoint:
             # One checkpoint writer at a time, so sequences follow each other.
             session.execute(select(func.pg_advisory_xact_lock(CHECKPOINT_LOCK)))
         position = recorder.select_max_notification_id(session)
-        heads = heads_at(session, recorder, position)
+        heads = [head for _, _, head in heads_at(session, recorder, position)]
         unchained = sum(head is None for head in heads)
         if unchained or not _sealed(session):
             raise NotSealedError(unchained=unchained)

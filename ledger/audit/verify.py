@@ -15,7 +15,7 @@ from uuid import UUID
 from sqlalchemy import func, inspect, select
 from sqlalchemy.orm import Session
 
-from ledger.audit.checkpoints import Checkpoint, checkpoint_hash, read_checkpoints
+from ledger.audit.checkpoints import Checkpoint, checkpoint_hash, heads_at, read_checkpoints
 from ledger.audit.diagnose import Problem, ProblemKind, diagnose
 from ledger.audit.merkle import merkle_root
 from ledger.persistence.chain import GENESIS, link, seals_table
@@ -38,6 +38,8 @@ class Verification:
     unchained: int
     checkpoints: int
     problems: tuple[Problem, ...]
+    #: Events up to this position were vouched for by a checkpoint's root only (``since``; 0: none).
+    after: int = 0
 
     @property
     def ok(self) -> bool:
@@ -54,6 +56,7 @@ class Verification:
             "events_before_seal": self.events_before_seal,
             "unchained": self.unchained,
             "checkpoints": self.checkpoints,
+            "after": self.after,
             "problems": [problem.to_dict() for problem in self.problems],
         }
 
@@ -114,25 +117,23 @@ class _Scan:
             )
 
 
-def verify(recorder: LedgerRecorder, *, page_size: int = PAGE_SIZE) -> Verification:
-    """Recompute every chain and checkpoint of the ledger; what holds and what does not."""
+def verify(recorder: LedgerRecorder, *, since: int | None = None, page_size: int = PAGE_SIZE) -> Verification:
+    """Recompute every chain and checkpoint of the ledger; what holds and what does not.
+
+    ``since`` (a checkpoint's sequence) verifies incrementally: the checkpoints' own
+    chain, that checkpoint's root recomputed from the chain heads at its position, and
+    every event after it.  Events up to it are vouched for by its root only (an edit
+    that leaves the stored hashes as they were is not seen).  An unknown checkpoint
+    is a ``ValueError``.
+    """
     with recorder.transaction(commit=False) as session:
         sealed, before_seal = _seal(session)
         checkpoints = read_checkpoints(session)
     problems, intact = _check_checkpoint_chain(checkpoints)
-    scan = _Scan(sealed=sealed, pending=sorted(intact, key=lambda c: c.position))
-    if recorder.chained:
-        after = 0
-        while True:
-            with recorder.transaction(commit=False) as session:
-                rows = recorder.read_chain(session, after, page_size)
-            if not rows:
-                break
-            scan.read(rows)
-            after = rows[-1][0]
-    else:
-        with recorder.transaction(commit=False) as session:
-            scan.unchained = scan.events = _count(session, recorder)
+    start = _checkpoint(checkpoints, since)
+    after = 0 if start is None else start.position
+    scan = _Scan(sealed=sealed, pending=sorted((c for c in intact if c.position >= after), key=lambda c: c.position))
+    _scan_log(recorder, scan, after, page_size)
     while scan.pending:
         scan.check_root(scan.pending.pop(0))
     found = [*problems, *scan.problems]
@@ -149,7 +150,28 @@ def verify(recorder: LedgerRecorder, *, page_size: int = PAGE_SIZE) -> Verificat
         unchained=scan.unchained if not sealed else 0,
         checkpoints=len(checkpoints),
         problems=tuple(found),
+        after=after,
     )
+
+
+def _scan_log(recorder: LedgerRecorder, scan: _Scan, after: int, page_size: int) -> None:
+    """Read the log after position ``after`` into ``scan`` (the chain heads there first, from the table)."""
+    if after:
+        with recorder.transaction(commit=False) as session:
+            for originator_id, version, head in heads_at(session, recorder, after):
+                scan.last[originator_id] = (version, head)
+                scan.heads[originator_id] = head
+    if not recorder.chained:
+        with recorder.transaction(commit=False) as session:
+            scan.unchained = scan.events = _count(session, recorder)
+        return
+    while True:
+        with recorder.transaction(commit=False) as session:
+            rows = recorder.read_chain(session, after, page_size)
+        if not rows:
+            return
+        scan.read(rows)
+        after = rows[-1][0]
 
 
 def _links(previous: bytes, originator_id: bytes, version: int, topic: str, state: bytes, stored: bytes) -> bool:
@@ -186,6 +208,16 @@ def _check_checkpoint_chain(checkpoints: list[Checkpoint]) -> tuple[list[Problem
             intact.append(c)
         previous, expected = c.hash, c.sequence + 1
     return problems, intact
+
+
+def _checkpoint(checkpoints: list[Checkpoint], since: int | None) -> Checkpoint | None:
+    """The checkpoint numbered ``since`` (None: verify everything)."""
+    if since is None:
+        return None
+    for checkpoint in checkpoints:
+        if checkpoint.sequence == since:
+            return checkpoint
+    raise ValueError(f"no checkpoint {since} is recorded")
 
 
 def _seal(session: Session) -> tuple[bool, int]:

@@ -8,6 +8,8 @@ database.
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
 
 from ledger.application import Ledger
@@ -18,10 +20,17 @@ from ledger.cli.errors import ExitStatus, clear_errors
 from ledger.cli.options import AsJson, Db
 
 
-def verify_command(db: Db = None, as_json: AsJson = False) -> None:
+def verify_command(
+    since: Annotated[
+        int | None,
+        typer.Option(min=1, help="Only the events after this checkpoint (its root is checked against the log)."),
+    ] = None,
+    db: Db = None,
+    as_json: AsJson = False,
+) -> None:
     """Recompute every message's hash chain and every checkpoint; one line per problem (exit 5 if any)."""
     with clear_errors(), Ledger.open(db, create=False) as ledger:
-        result = verify(ledger.recorder)
+        result = verify(ledger.recorder, since=since)
     if as_json:
         render.print_json(result.to_dict())
     else:
@@ -34,6 +43,8 @@ def verify_command(db: Db = None, as_json: AsJson = False) -> None:
 
 def _summary(result: Verification) -> str:
     counts = f"{result.events:,} events of {result.messages:,} messages, {result.checkpoints:,} checkpoints"
+    if result.after:
+        counts = f"{result.events:,} events after position {result.after:,}" + counts[counts.index(" of ") :]
     if not result.sealed and not result.unchained:
         return f"NOT verified: no seal is recorded (ledger_seals is empty or missing); {counts}"
     if not result.sealed:

@@ -174,6 +174,27 @@ class AuditContract:
         with ledger.session(commit=False) as session:
             assert [c.sequence for c in read_checkpoints(session)] == [1, 3]
 
+    def test_since_a_checkpoint_only_later_events_are_rechained_and_its_root_is_rechecked(self, ledger: Ledger) -> None:
+        first = record_checkpoint(ledger.recorder)
+        write_history(ledger, ("m-4",))
+        ledger.ingest(webhook("m-1", Status.FAILED))  # a contradiction, recorded on m-1 after the checkpoint
+        assert (verify(ledger.recorder, since=1).ok, verify(ledger.recorder, since=1).events) == (True, 6)
+        table = ledger.recorder.chain_table
+        # Before the checkpoint, an edit that keeps the stored hash is seen only by a full verify.
+        execute(ledger, update(table).where(where(ledger, "m-2", 2)).values(state=b"{}"))
+        assert verify(ledger.recorder, since=1).ok
+        assert problems(verify(ledger.recorder)) == [("edited", message_uuid("m-2"), 2)]
+        # After it, every event is checked; and a head at or before it is checked by its root.
+        execute(ledger, update(table).where(where(ledger, "m-4", 3)).values(state=b"{}"))
+        execute(ledger, update(table).where(where(ledger, "m-3", 5)).values(chain_hash=bytes(32)))
+        result = verify(ledger.recorder, since=first.sequence)
+        assert [(str(p.kind), p.originator_id or p.checkpoint) for p in result.problems] == [
+            ("checkpoint mismatch", 1),
+            ("edited", message_uuid("m-4")),
+        ]
+        with pytest.raises(ValueError, match="no checkpoint 7"):
+            verify(ledger.recorder, since=7)
+
     def test_a_new_ledger_is_sealed_from_the_start(self, ledger: Ledger) -> None:
         done = seal(ledger.recorder)
         assert (done.new, done.position, done.events_before) == (False, 0, 0)

@@ -72,3 +72,14 @@ def test_the_audit_commands_create_no_ledger(tmp_path: Any) -> None:
     for command in ("verify", "seal", "checkpoint"):
         assert run(command, "--db", url).exit_code == ExitStatus.DATABASE
     assert not (tmp_path / "none.db").exists()
+
+
+def test_verify_since_a_checkpoint_counts_the_events_after_it(db: str) -> None:
+    run("checkpoint", "--db", db)
+    with Ledger.open(db) as ledger:
+        write_history(ledger, ("m-4",))
+    result = run("verify", "--since", "1", "--db", db)
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith("verified: 5 events after position 15 of 4 messages, 1 checkpoints")
+    unknown = run("verify", "--since", "2", "--db", db)
+    assert (unknown.exit_code, unknown.stderr.strip()) == (ExitStatus.USAGE, "error: no checkpoint 2 is recorded")
