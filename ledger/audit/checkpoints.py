@@ -134,3 +134,29 @@ def _sealed(session: Session) -> bool:
     if not inspect(session.connection()).has_table(seals_table.name):
         return False
     return session.execute(select(seals_table.c.id).limit(1)).first() is not None
+
+
+class CheckpointSchedule:
+    """Records a checkpoint whenever ``every`` events or more were added since the last one.
+
+    For a process that follows the log (``ledger project --follow --checkpoint-every N``):
+    call :meth:`after` with the log position it reached.
+    """
+
+    def __init__(self, recorder: LedgerRecorder, every: int) -> None:
+        if every < 1:
+            raise ValueError("a checkpoint needs at least one new event")
+        self.recorder = recorder
+        self.every = every
+        with recorder.transaction(commit=False) as session:
+            recorded = read_checkpoints(session)
+        #: The position of the last checkpoint (0: none yet).
+        self.position = recorded[-1].position if recorded else 0
+
+    def after(self, position: int) -> Checkpoint | None:
+        """A new checkpoint if the log reached ``position`` at least ``every`` events past the last one."""
+        if position - self.position < self.every:
+            return None
+        checkpoint = record_checkpoint(self.recorder)
+        self.position = checkpoint.position
+        return checkpoint

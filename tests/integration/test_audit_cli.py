@@ -83,3 +83,17 @@ def test_verify_since_a_checkpoint_counts_the_events_after_it(db: str) -> None:
     assert result.stdout.startswith("verified: 5 events after position 15 of 4 messages, 1 checkpoints")
     unknown = run("verify", "--since", "2", "--db", db)
     assert (unknown.exit_code, unknown.stderr.strip()) == (ExitStatus.USAGE, "error: no checkpoint 2 is recorded")
+
+
+def test_project_records_a_checkpoint_once_enough_events_were_added(db: str) -> None:
+    first = run("project", "--checkpoint-every", "10", "--db", db)
+    assert first.exit_code == 0, first.output
+    assert first.stdout.splitlines()[1].startswith("checkpoint 1 position 15 root ")
+    assert "checkpoint" not in run("project", "--checkpoint-every", "10", "--db", db).stdout
+    with Ledger.open(db) as ledger:
+        write_history(ledger, ("m-4",))
+    assert "checkpoint" not in run("project", "--checkpoint-every", "10", "--db", db).stdout
+    with Ledger.open(db) as ledger:
+        write_history(ledger, ("m-5",))
+    assert "checkpoint 2 position 25 root " in run("project", "--checkpoint-every", "10", "--db", db).stdout
+    assert run("verify", "--db", db).exit_code == 0
