@@ -69,13 +69,14 @@ def diagnose(originator_id: bytes, rows: Sequence[EventRow], *, sealed: bool) ->
     previous: bytes | None = GENESIS
     expected = 1
     for index, (_, version, topic, state, stored) in enumerate(rows):
+        # An event with no hash in a sealed ledger was put there by hand, whatever its version.
+        if stored is None and sealed:
+            return Problem(ProblemKind.INSERTED, "it carries no chain hash", message, version)
         if version != expected:
             missing = f"version {expected}" if version == expected + 1 else f"versions {expected} to {version - 1}"
             return Problem(ProblemKind.DELETED, f"{missing} missing before it", message, version)
         expected = version + 1
         if stored is None:
-            if sealed:
-                return Problem(ProblemKind.INSERTED, "it carries no chain hash", message, version)
             previous = None  # the ledger predates the chain: unsealed history goes on unchained
             continue
         if previous is not None and link(previous, originator_id, version, topic, state) == stored:

@@ -88,6 +88,7 @@ def test_each_kind_of_tampering_is_named() -> None:
     assert kind_at(swapped) == (ProblemKind.REORDERED, 2)
     assert kind_at(inserted_at_end) == (ProblemKind.INSERTED, 5)
     assert kind_at(inserted_renumbered) == (ProblemKind.INSERTED, 2)
+    assert kind_at([*rows, (5, 9, TOPIC, b"e", None)]) == (ProblemKind.INSERTED, 9)
 
 
 def test_before_the_seal_unchained_events_are_no_problem() -> None:
