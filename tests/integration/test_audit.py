@@ -12,9 +12,11 @@ from typing import Any
 from uuid import UUID
 
 import pytest
+import sqlalchemy.exc
 from sqlalchemy import delete, insert, select, update
 
-from ledger import Ledger, NotSealedError, Status, message_uuid
+from ledger import Ledger, NotSealedError, Status, StorageError, message_uuid
+from ledger import rejections as rejection_store
 from ledger.audit import ProblemKind, read_checkpoints, record_checkpoint, seal, verify
 from ledger.audit.checkpoints import checkpoints_table
 from ledger.audit.verify import Verification
@@ -194,6 +196,28 @@ class AuditContract:
         ]
         with pytest.raises(ValueError, match="no checkpoint 7"):
             verify(ledger.recorder, since=7)
+
+    def test_a_rolled_back_batch_leaves_no_chain_head_behind(
+        self, url: str, ledger: Ledger, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        def failing_insert(*args: Any) -> None:
+            raise sqlalchemy.exc.OperationalError("insert", {}, Exception("disk I/O error"))
+
+        monkeypatch.setattr(rejection_store, "insert_rejections", failing_insert)
+        with pytest.raises(StorageError):
+            ledger.ingest(webhook("m-1", Status.FAILED, 10))  # version 6, hashed, then rolled back
+        monkeypatch.undo()
+        with Ledger.open(url) as theirs:
+            theirs.ingest(webhook("m-1", Status.FAILED, 20))  # another version 6
+        ledger.ingest(webhook("m-1", Status.FAILED, 30))  # version 7 follows theirs, not ours
+        assert (ledger.message("m-1").version, verify(ledger.recorder).ok) == (7, True)
+
+    def test_writers_taking_turns_on_one_message_keep_one_chain(self, url: str, ledger: Ledger) -> None:
+        with Ledger.open(url) as theirs:
+            for seconds in range(10, 16):
+                writer = ledger if seconds % 2 else theirs
+                writer.ingest(webhook("m-2", Status.FAILED, seconds))
+        assert (ledger.message("m-2").version, verify(ledger.recorder).ok) == (11, True)
 
     def test_a_new_ledger_is_sealed_from_the_start(self, ledger: Ledger) -> None:
         done = seal(ledger.recorder)
