@@ -114,33 +114,47 @@ class LedgerRecorder(SQLAlchemyApplicationRecorder):
         An event whose previous version is stored without a hash (the ledger predates the
         chain and is not sealed yet) is left unchained too: ``ledger seal`` chains it.
         """
-        seen: set[UUID] = set()
-        wanted: list[tuple[UUID, int]] = []
-        cached: dict[tuple[UUID, int], bytes | None] = {}
-        for event in stored_events:
-            originator_id = _uuid(event.originator_id)
-            if originator_id not in seen and event.originator_version > 1:
-                key = (originator_id, event.originator_version - 1)
-                head = self._heads.get(originator_id)
-                if head is not None and head[0] == key[1]:
-                    cached[key] = head[1]
-                else:
-                    wanted.append(key)
-            seen.add(originator_id)
-        # One query for the previous events' hashes that no committed batch of ours left:
-        # it cost 10 to 25% of ingesting when every batch made it.
-        stored = self._select_chain_hashes(session, wanted) if wanted else {}
-        stored.update(cached)
+        # Usually every previous hash is known (a new message, an earlier event of the
+        # batch, or a head this recorder committed): one pass, no query.  What is left is
+        # about 2 us an event, 0.8 of them SHA-256 itself over ~700 bytes (benchmarks/audit.py).
+        hashes = self._chain(stored_events, None)
+        if hashes is not None:
+            return hashes
+        wanted = list(
+            {
+                (_uuid(e.originator_id), e.originator_version - 1): None
+                for e in stored_events
+                if e.originator_version > 1
+            }
+        )
+        hashes = self._chain(stored_events, self._select_chain_hashes(session, wanted))
+        assert hashes is not None  # every previous hash is now known, or absent from the table
+        return hashes
+
+    def _chain(
+        self, stored_events: Sequence[StoredEvent], stored: dict[tuple[UUID, int], bytes | None] | None
+    ) -> list[bytes | None] | None:
+        """The batch's hashes from what is known and ``stored`` (the table's answer, absent: not asked yet).
+
+        None when a previous hash is needed that neither this recorder nor ``stored`` knows.
+        """
         heads: dict[UUID, tuple[int, bytes | None]] = {}
+        committed = self._heads
         hashes: list[bytes | None] = []
         for event in stored_events:
-            originator_id = _uuid(event.originator_id)
+            originator_id = event.originator_id
+            if not isinstance(originator_id, UUID):
+                originator_id = UUID(originator_id)
             version = event.originator_version
-            head = heads.get(originator_id)
+            head = heads.get(originator_id) or committed.get(originator_id)
             if head is not None and head[0] == version - 1:
                 previous = head[1]
-            else:
+            elif version == 1:
+                previous = GENESIS
+            elif stored is not None:
                 previous = stored.get((originator_id, version - 1), GENESIS)
+            else:
+                return None
             chained = (
                 None if previous is None else link(previous, originator_id.bytes, version, event.topic, event.state)
             )
