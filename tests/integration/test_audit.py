@@ -8,6 +8,7 @@ would, then expects ``verify`` to name what was done, on a SQLite file and on Po
 from __future__ import annotations
 
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from uuid import UUID
 
@@ -218,6 +219,22 @@ class AuditContract:
                 writer = ledger if seconds % 2 else theirs
                 writer.ingest(webhook("m-2", Status.FAILED, seconds))
         assert (ledger.message("m-2").version, verify(ledger.recorder).ok) == (11, True)
+
+    def test_concurrent_writers_on_the_same_messages_leave_every_chain_whole(self, url: str, ledger: Ledger) -> None:
+        ids = [f"c-{n}" for n in range(40)]
+
+        def write(stage: Status, seconds: int) -> None:
+            with Ledger.open(url) as writer:
+                for start in range(0, len(ids), 8):
+                    writer.ingest_many([webhook(i, stage, seconds) for i in ids[start : start + 8]])
+
+        stages = [(Status.SENT, 1), (Status.DELIVERED, 2), (Status.READ, 3), (Status.FAILED, 4)]
+        with ThreadPoolExecutor(max_workers=len(stages)) as pool:
+            for future in [pool.submit(write, stage, seconds) for stage, seconds in stages]:
+                future.result()
+        result = verify(ledger.recorder)
+        assert (result.ok, result.messages) == (True, 3 + len(ids))
+        assert all(ledger.message(i).version >= 4 for i in ids)
 
     def test_a_new_ledger_is_sealed_from_the_start(self, ledger: Ledger) -> None:
         done = seal(ledger.recorder)
