@@ -44,6 +44,7 @@ smoke: install
 	$(BIN)/python -m benchmarks.load --quick --seed 11
 	$(BIN)/python -m benchmarks.aio --quick
 	$(BIN)/python -m benchmarks.providers --quick
+	$(BIN)/python -m benchmarks.audit --quick
 
 test: lint typecheck smoke
 	$(BIN)/pytest

@@ -16,6 +16,7 @@ The tree::
     │   ├── LedgerNotFoundError       the database holds no ledger (opened with create=False)
     │   └── WriterUnavailableError    the group-commit writer takes no more work now
     ├── UnreadableDataError       stored data cannot be decrypted or decoded (wrong key?)
+    ├── NotSealedError            the ledger holds events without chain hashes (run ``ledger seal``)
     └── ProjectionConflictError   another projection runner processed the same page first
 
 ``Ledger.ingest`` never raises the first two: it answers ``rejected`` and keeps the
@@ -143,6 +144,19 @@ class UnreadableDataError(LedgerError):
     Usually the cipher key (``LEDGER_CIPHER_KEY``) is missing or is not the key the data
     was written with.
     """
+
+
+class NotSealedError(LedgerError):
+    """The ledger predates the hash chain and was not sealed: ``unchained`` events carry no chain hash.
+
+    A checkpoint needs every message's chain head; ``ledger seal`` chains the history once.
+    """
+
+    def __init__(self, *, unchained: int) -> None:
+        self.unchained = unchained
+        super().__init__(
+            f"the ledger is not sealed ({unchained:,} chain heads without a hash): run `ledger seal` first"
+        )
 
 
 class ProjectionConflictError(LedgerError):

@@ -153,6 +153,7 @@ class SQLMessageStore(Application[UUID]):
         if not changed and not rejections:
             return  # Nothing new: load() cached what it read (unless in a caller's transaction).
         recordings: list[Recording[UUID]] = []
+        self._sql.begin_heads()
         with storage_errors("save"):
             transaction = self._sql.transaction(commit=True)
             # Inside a caller's transaction nothing is committed yet (see load).
@@ -164,6 +165,7 @@ class SQLMessageStore(Application[UUID]):
         if not committed:
             self.cache.discard(message.message_id for message in messages)
             return
+        self._sql.commit_heads()
         if recordings and self._horizon is not None:
             first, last = recordings[0].notification.id, recordings[-1].notification.id
             # Our events directly follow the horizon, with nobody else's among them: the
@@ -254,6 +256,7 @@ class SQLMessageStore(Application[UUID]):
             events = (self._sql.schema_name, self._sql.events_table_name)
             if not has_tables(self.engine, [events, (None, rejection_store.rejections_table.name)]):
                 raise LedgerNotFoundError(url=self.url)
+            self._sql.detect_chain()  # a ledger that predates the chain is read (and written) as it is
 
     def _catch_up(self, session: Session) -> None:
         """Forget the cached messages that other writers changed since we last looked.

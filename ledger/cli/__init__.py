@@ -2,8 +2,9 @@
 
 The database comes from ``--db URL`` after the subcommand, else ``--db URL`` before it,
 else ``LEDGER_DATABASE_URL``, else ``sqlite:///ledger.db``.  Read commands (``status``,
-``history``, ``failures``, ``summary``, ``rejections``) and ``rebuild`` never create a
-database; the others create the ledger on first use.
+``history``, ``failures``, ``summary``, ``rejections``), ``rebuild`` and the audit
+commands (``verify``, ``seal``, ``checkpoint``) never create a database; the others
+create the ledger on first use.
 
 Text from users and stored data is printed literally: no Rich markup, control and
 bidirectional characters escaped (see :mod:`ledger.cli.render`).  Every failure is one
@@ -16,12 +17,15 @@ line on stderr and an exit status (:class:`~ledger.cli.errors.ExitStatus`):
      option value, conflicting options, a file that cannot be read
 3    the database failed or cannot be reached, or holds no ledger (read commands)
 4    the server cannot listen: the address is in use or not allowed (``serve`` only)
-5    a worker process ended by itself; the others were stopped (``serve --workers``)
+5    the history does not verify: a problem was found, or events are not chained yet
+     (``verify`` only)
+6    a worker process ended by itself; the others were stopped (``serve --workers``)
 130  interrupted (Ctrl-C)
 ===  ==========================================================================
 
 One module per group of commands: :mod:`~ledger.cli.writes`, :mod:`~ledger.cli.reads`,
-:mod:`~ledger.cli.views`, :mod:`~ledger.cli.demo` and :mod:`~ledger.cli.serve`.
+:mod:`~ledger.cli.views`, :mod:`~ledger.cli.demo`, :mod:`~ledger.cli.serve` and
+:mod:`~ledger.cli.audit`.
 """
 
 from __future__ import annotations

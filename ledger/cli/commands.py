@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from ledger.cli import demo, reads, serve, views, writes
+from ledger.cli import audit, demo, reads, serve, views, writes
 from ledger.cli.errors import ExitStatus, OneLineErrors
 from ledger.urls import URL_VARIABLE
 
@@ -65,6 +65,9 @@ app.command()(reads.summary)
 app.command()(reads.rejections)
 app.command()(views.rebuild)
 app.command()(views.project)
+app.command("verify")(audit.verify_command)
+app.command("seal")(audit.seal_command)
+app.command("checkpoint")(audit.checkpoint_command)
 app.command()(demo.demo)
 app.command()(demo.simulate)
 app.command()(serve.serve)

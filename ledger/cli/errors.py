@@ -26,7 +26,8 @@ class ExitStatus(IntEnum):
     USAGE = 2
     DATABASE = 3
     CANNOT_LISTEN = 4
-    WORKER_EXITED = 5
+    NOT_VERIFIED = 5
+    WORKER_EXITED = 6
     INTERRUPTED = 130
 
 

@@ -9,7 +9,9 @@ from typing import Annotated
 
 import typer
 
+from ledger.audit.checkpoints import CheckpointSchedule
 from ledger.cli import console, render
+from ledger.cli.audit import checkpoint_line
 from ledger.cli.errors import clear_errors
 from ledger.cli.options import Db
 from projections import Projections
@@ -36,6 +38,10 @@ def rebuild(
 
 def project(
     follow: Annotated[bool, typer.Option("--follow", help="Keep running; stop with Ctrl-C.")] = False,
+    checkpoint_every: Annotated[
+        int | None,
+        typer.Option(min=1, help="Also record an audit checkpoint once this many events were added since the last."),
+    ] = None,
     db: Db = None,
 ) -> None:
     """Bring the read models up to date (once, or continuously with --follow)."""
@@ -43,12 +49,25 @@ def project(
     with clear_errors(), Projections.open(db) as views:
         processed = views.catch_up()
         console.out.print(f"processed {processed:,} events; views at position {views.head():,}")
+        schedule = None if checkpoint_every is None else CheckpointSchedule(views.ledger.recorder, checkpoint_every)
+        _checkpoint_if_due(schedule, views.head())
         if follow:
             stop = threading.Event()
             # SIGTERM (a process manager stopping it) ends the page in hand, then stops.
             signal.signal(signal.SIGTERM, lambda *_: stop.set())
             console.err.print("following the log; Ctrl-C to stop")
             try:
-                views.follow(stop=stop, on_progress=lambda p: console.out.print(f"position {p.position:,}"))
+                views.follow(stop=stop, on_progress=lambda p: _followed(schedule, p))
             except KeyboardInterrupt:
                 stop.set()
+
+
+def _followed(schedule: CheckpointSchedule | None, progress: RunnerProgress) -> None:
+    console.out.print(f"position {progress.position:,}")
+    _checkpoint_if_due(schedule, progress.position)
+
+
+def _checkpoint_if_due(schedule: CheckpointSchedule | None, position: int) -> None:
+    checkpoint = None if schedule is None else schedule.after(position)
+    if checkpoint is not None:
+        console.out.print(checkpoint_line(checkpoint), highlight=False, soft_wrap=True)

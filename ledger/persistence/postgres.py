@@ -7,10 +7,11 @@ from typing import Any
 from uuid import UUID
 
 from eventsourcing.persistence import Notification, StoredEvent
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, tuple_
 from sqlalchemy.orm import Session
 
-from ledger.persistence.recorders import LedgerRecorder
+from ledger.persistence.chain import CHAIN_COLUMN
+from ledger.persistence.recorders import MAX_IDS_PER_SELECT, ChainRow, LedgerRecorder, chunks
 
 
 class PostgreSQLLedgerRecorder(LedgerRecorder):
@@ -28,9 +29,9 @@ class PostgreSQLLedgerRecorder(LedgerRecorder):
     def _insert_rows(self, session: Session, stored_events: Sequence[StoredEvent]) -> list[int]:
         # "insertmanyvalues": a few multi-row INSERT ... RETURNING statements, the ids
         # sorted as the rows were given (the event store's Recordings rely on it).
-        table = self.events_table
+        table = self.chain_table if self.chained else self.events_table
         statement = insert(table).returning(table.c.id, sort_by_parameter_order=True)
-        rows = [
+        rows: list[dict[str, object]] = [
             {
                 "originator_id": e.originator_id,
                 "originator_version": e.originator_version,
@@ -39,7 +40,42 @@ class PostgreSQLLedgerRecorder(LedgerRecorder):
             }
             for e in stored_events
         ]
+        if self.chained:
+            for row, chained in zip(rows, self.chain_hashes(session, stored_events), strict=True):
+                row[CHAIN_COLUMN] = chained
         return list(session.execute(statement, rows).scalars())
+
+    def _select_chain_hashes(
+        self, session: Session, keys: list[tuple[UUID, int]]
+    ) -> dict[tuple[UUID, int], bytes | None]:
+        table = self.chain_table
+        found: dict[tuple[UUID, int], bytes | None] = {}
+        for chunk in chunks(keys, MAX_IDS_PER_SELECT):
+            query = select(table.c.originator_id, table.c.originator_version, table.c.chain_hash).where(
+                tuple_(table.c.originator_id, table.c.originator_version).in_(chunk)
+            )
+            for originator_id, version, chained in session.execute(query):
+                found[originator_id, version] = None if chained is None else bytes(chained)
+        return found
+
+    def read_chain(self, session: Session, after: int, limit: int) -> list[ChainRow]:
+        table = self.chain_table
+        query = (
+            select(
+                table.c.id,
+                table.c.originator_id,
+                table.c.originator_version,
+                table.c.topic,
+                table.c.state,
+                table.c.chain_hash,
+            )
+            .where(table.c.id > after)
+            .order_by(table.c.id)
+            .limit(limit)
+        )
+        return [
+            (n, o.bytes, v, t, bytes(s), None if h is None else bytes(h)) for n, o, v, t, s, h in session.execute(query)
+        ]
 
     def _select_rows(self, session: Session, originator_ids: list[UUID]) -> list[tuple[UUID, int, str, bytes]]:
         table = self.events_table

@@ -16,7 +16,8 @@ from sqlalchemy import Table, insert
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session
 
-from ledger.persistence.recorders import LedgerRecorder
+from ledger.persistence.chain import CHAIN_COLUMN
+from ledger.persistence.recorders import MAX_IDS_PER_SELECT, ChainRow, LedgerRecorder, chunks
 
 #: Set on every SQLite connection of the ledger.  None changes what is stored or how
 #: durably (``synchronous`` stays FULL).  A batch of random aggregate ids dirties about a
@@ -58,8 +59,16 @@ class SQLiteLedgerRecorder(LedgerRecorder):
         # rows go to the driver as they are stored (UUIDType keeps 16 bytes on SQLite):
         # SQLAlchemy's per-row parameter processing cost more than SQLite's insert.
         connection = session.connection()
-        rows_as_stored = [(_uuid(e.originator_id).bytes, e.originator_version, e.topic, e.state) for e in stored_events]
-        connection.exec_driver_sql(self._statements.insert, rows_as_stored)
+        if self.chained:
+            hashes = self.chain_hashes(session, stored_events)
+            rows: list[tuple[Any, ...]] = [
+                (_uuid(e.originator_id).bytes, e.originator_version, e.topic, e.state, chained)
+                for e, chained in zip(stored_events, hashes, strict=True)
+            ]
+            connection.exec_driver_sql(self._statements.insert_chained, rows)
+        else:
+            rows = [(_uuid(e.originator_id).bytes, e.originator_version, e.topic, e.state) for e in stored_events]
+            connection.exec_driver_sql(self._statements.insert, rows)
         last: int = connection.exec_driver_sql("SELECT last_insert_rowid()").scalar_one()
         return list(range(last - len(stored_events) + 1, last + 1))
 
@@ -76,6 +85,22 @@ class SQLiteLedgerRecorder(LedgerRecorder):
         # processing, which costs more than SQLite's index scan.
         rows = _fetch_all(session, self._statements.versions_after, (notification_id, limit))
         return [(n, UUID(bytes=raw_id), version) for n, raw_id, version in rows]
+
+    def _select_chain_hashes(
+        self, session: Session, keys: list[tuple[UUID, int]]
+    ) -> dict[tuple[UUID, int], bytes | None]:
+        # One query per few hundred keys, looked up through the (originator_id,
+        # originator_version) unique index, rows as SQLite stores them.
+        by_bytes = {originator_id.bytes: originator_id for originator_id, _ in keys}
+        found: dict[tuple[UUID, int], bytes | None] = {}
+        for chunk in chunks(keys, MAX_IDS_PER_SELECT):
+            parameters = tuple(value for originator_id, version in chunk for value in (originator_id.bytes, version))
+            for raw_id, version, chained in _fetch_all(session, self._statements.chain_hashes(len(chunk)), parameters):
+                found[by_bytes[raw_id], version] = chained
+        return found
+
+    def read_chain(self, session: Session, after: int, limit: int) -> list[ChainRow]:
+        return _fetch_all(session, self._statements.read_chain, (after, limit))
 
     def read_log(self, after: int, limit: int) -> list[Notification]:
         with self.transaction(commit=False) as session:
@@ -99,6 +124,14 @@ class _SQLiteStatements:
             "SELECT id, originator_id, originator_version, topic, state"
             f" FROM {self._table} WHERE id > ? ORDER BY id LIMIT ?"
         )
+        self.insert_chained = (
+            f"INSERT INTO {self._table} (originator_id, originator_version, topic, state, {CHAIN_COLUMN})"
+            " VALUES (?, ?, ?, ?, ?)"
+        )
+        self.read_chain = (
+            f"SELECT id, originator_id, originator_version, topic, state, {CHAIN_COLUMN}"
+            f" FROM {self._table} WHERE id > ? ORDER BY id LIMIT ?"
+        )
         self.versions_after = (
             f"SELECT id, originator_id, originator_version FROM {self._table} WHERE id > ? ORDER BY id LIMIT ?"
         )
@@ -109,6 +142,16 @@ class _SQLiteStatements:
             "SELECT originator_id, originator_version, topic, state"
             f" FROM {self._table} WHERE originator_id IN ({', '.join('?' * count)})"
             " ORDER BY originator_id, originator_version"
+        )
+
+    def chain_hashes(self, count: int) -> str:
+        """The chain hashes of ``count`` events, each given as originator id (16 bytes) and version."""
+        keys = ", ".join(["(?, ?)"] * count)
+        return (
+            f"WITH wanted(originator_id, originator_version) AS (VALUES {keys})"
+            f" SELECT e.originator_id, e.originator_version, e.{CHAIN_COLUMN} FROM wanted"
+            f" JOIN {self._table} AS e ON e.originator_id = wanted.originator_id"
+            " AND e.originator_version = wanted.originator_version"
         )
 
 

@@ -157,12 +157,12 @@ def test_ctrl_c_to_the_supervisor_stops_every_worker_cleanly(postgres_database: 
     assert not [pid for pid in workers if Path(f"/proc/{pid}").exists()]
 
 
-def test_a_worker_that_dies_stops_the_others_and_the_server_exits_5(postgres_database: str, tmp_path: Path) -> None:
+def test_a_worker_that_dies_stops_the_others_and_the_server_exits_6(postgres_database: str, tmp_path: Path) -> None:
     log = tmp_path / "serve.log"
     process, _ = start(postgres_database, log, "--workers", "2")
     doomed, survivor = worker_pids(process.pid)
     os.kill(doomed, signal.SIGKILL)
-    assert process.wait(timeout=120) == 5, log.read_text()
+    assert process.wait(timeout=120) == 6, log.read_text()
     last = log.read_text().splitlines()[-1]
     assert re.fullmatch(r"error: worker ledger-serve-\d exited with status -9; stopped the others", last), last
     assert not Path(f"/proc/{survivor}").exists()

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from eventsourcing.application import Application
 from eventsourcing.domain import Aggregate
+from eventsourcing_sqlalchemy.recorders import SQLAlchemyApplicationRecorder
 
 from ledger import Ledger, Status
 from ledger.connectly import delivery_status_payload
@@ -111,3 +112,15 @@ def test_every_reference_in_the_openapi_document_resolves(sqlite_database: str) 
     assert "$ref" not in json.dumps(webhook)
     assert {"sender", "recipient", "statusUpdate"} <= set(webhook["properties"])
     assert "anyOf" in webhook["properties"]["timestamp"]
+
+
+def test_the_recorders_chain_names_are_not_eventsourcing_sqlalchemys(ledger: Ledger) -> None:
+    """The hash chain adds names to eventsourcing-sqlalchemy's recorder; a release must not define them."""
+    recorder = ledger.recorder
+    chain_names = {"chain_table", "chained", "detect_chain", "sql_engine", "chain_hashes", "_select_chain_hashes"}
+    chain_names |= {"read_chain", "select_chain_of", "begin_heads", "commit_heads", "_heads", "_staged"}
+    assert chain_names <= set(dir(recorder))
+    upstream = set(dir(SQLAlchemyApplicationRecorder))
+    assert chain_names & upstream == set(), "an eventsourcing-sqlalchemy release now uses a name the recorder defines"
+    # create_table is overridden on purpose (to add the chain column): it must still be upstream's hook.
+    assert "create_table" in upstream
