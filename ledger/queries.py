@@ -92,7 +92,8 @@ class LedgerQueries:
         return self.read_models(fresh=fresh).failure_summary(by=by, since=since, until=until)
 
     def summary(self, *, by: FunnelBy | None = None, fresh: bool = True) -> list[FunnelRow]:
-        """The delivery funnel: one row for the whole ledger (``by=None``), or per campaign or day."""
+        """The delivery funnel: one row for the whole ledger (``by=None``), or one per campaign, day,
+        provider or pricing category (Meta's); ``billable`` counts what the provider said is billable."""
         return self.read_models(fresh=fresh).summary(by=by)
 
     def read_models(self, *, fresh: bool = True) -> ReadModels:

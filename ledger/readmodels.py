@@ -21,7 +21,9 @@ from ledger.status import Status
 GroupBy = Literal["code", "type", "campaign", "recipient", "day", "provider"]
 GROUP_BY: tuple[GroupBy, ...] = get_args(GroupBy)
 #: What the funnel can have one row per (besides the whole ledger).
-FunnelBy = Literal["campaign", "day"]
+FunnelBy = Literal["campaign", "day", "provider", "pricing_category"]
+#: The same, as values.
+FUNNEL_BY: tuple[FunnelBy, ...] = get_args(FunnelBy)
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,6 +157,7 @@ class FunnelRow:
     failure_rate: float
     sent_to_delivered: Latency
     delivered_to_read: Latency
+    billable: int = 0  # messages their provider said are billable (Meta's pricing)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready fields."""
@@ -168,6 +171,7 @@ class FunnelRow:
             "failure_rate": self.failure_rate,
             "sent_to_delivered": self.sent_to_delivered.to_dict(),
             "delivered_to_read": self.delivered_to_read.to_dict(),
+            "billable": self.billable,
         }
 
 

@@ -1,4 +1,5 @@
-"""The delivery ``funnel`` read model: counts, rates and latencies, overall, per campaign, per day.
+"""The delivery ``funnel`` read model: counts, rates and latencies, overall or per campaign, day,
+provider or pricing category (Meta's), with the count of billable messages.
 
 One row per message holds its status, its stage times and two latencies
 (sent → delivered, delivered → read).  Rates:
@@ -7,7 +8,10 @@ One row per message holds its status, its stage times and two latencies
 - ``read_rate``: messages read / messages that reached the phone;
 - ``failure_rate``: failed messages / all messages.
 
-A message's ``day`` is the UTC date of the earliest time known for it (send or report).
+A message's ``day`` is the UTC date of the earliest time known for it (send or report); its
+``provider`` is read from its id (:func:`ledger.providers.provider_of`); its pricing category
+and whether it is billable are the newest its provider reported (a late report only fills in
+what is missing, as on the message).
 """
 
 from __future__ import annotations
@@ -17,11 +21,12 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, assert_never
 
-from sqlalchemy import Column, Float, String, Table, case, func, select
+from sqlalchemy import Column, Float, Integer, String, Table, case, func, select
 from sqlalchemy.orm import Session
 
 from ledger.message import Message, MessageEvent
-from ledger.readmodels import FunnelBy, FunnelRow, Latency
+from ledger.providers import provider_of
+from ledger.readmodels import FUNNEL_BY, FunnelBy, FunnelRow, Latency
 from ledger.sql import UTCDateTime
 from ledger.status import Status
 from projections.base import Connect, Row, RowCache, aggregate_key, fold_rows, metadata
@@ -42,6 +47,9 @@ funnel_table = Table(
     Column("failed_at", UTCDateTime()),
     Column("sent_to_delivered", Float),
     Column("delivered_to_read", Float),
+    Column("provider", String(16), index=True),
+    Column("pricing_category", String(64), index=True),
+    Column("billable", Integer),  # 1 or 0 as the provider said; NULL when it said nothing
 )
 
 _TIMES = ("accepted_at", "sent_at", "delivered_at", "read_at", "failed_at")
@@ -51,7 +59,8 @@ def fold(row: Row | None, event: MessageEvent) -> Row:
     """The message's funnel row after ``event`` (pure; ``row`` is not modified)."""
     if isinstance(event, Message.Opened):
         new: Row = {"aggregate_id": aggregate_key(event.originator_id), "campaign": None, "day": None}
-        new |= dict.fromkeys(_TIMES) | {"status": Status.ACCEPTED.value}
+        new |= dict.fromkeys(_TIMES) | {"status": Status.ACCEPTED.value, "provider": provider_of(event.message_id)}
+        new |= {"pricing_category": None, "billable": None}
     else:
         if row is None:
             raise ValueError(f"{type(event).__qualname__} for a message that was never opened: {event.originator_id}")
@@ -65,6 +74,8 @@ def fold(row: Row | None, event: MessageEvent) -> Row:
             if not isinstance(event, Message.StageReportedLate):
                 new["status"] = event.stage
             new["campaign"] = new["campaign"] or event.campaign
+            if event.facts:
+                _pricing(new, event.facts, late=isinstance(event, Message.StageReportedLate))
         elif isinstance(event, Message.ReportRejected):
             pass  # a rejected report moves nothing in the funnel
         else:
@@ -75,6 +86,16 @@ def fold(row: Row | None, event: MessageEvent) -> Row:
     new["sent_to_delivered"] = _seconds(new["sent_at"], new["delivered_at"])
     new["delivered_to_read"] = _seconds(new["delivered_at"], new["read_at"])
     return new
+
+
+def _pricing(row: Row, facts: dict[str, str], *, late: bool) -> None:
+    """The report's pricing facts into ``row``: the newest win; a late report's only fill in."""
+    category = facts.get("pricing_category")
+    billable = {"true": 1, "false": 0}.get(facts.get("billable", ""))
+    if category is not None and not (late and row["pricing_category"] is not None):
+        row["pricing_category"] = category
+    if billable is not None and not (late and row["billable"] is not None):
+        row["billable"] = billable
 
 
 def _seconds(start: datetime | None, end: datetime | None) -> float | None:
@@ -110,15 +131,17 @@ class FunnelView:
         self._connect = connect
 
     def summary(self, *, by: FunnelBy | None = None) -> list[FunnelRow]:
-        """The funnel overall (``by=None``: one row), or one row per campaign or day."""
-        if by not in (None, "campaign", "day"):
-            raise ValueError(f"by must be None, 'campaign' or 'day'; got {by!r}")
+        """The funnel overall (``by=None``: one row), or one row per campaign, day, provider or pricing category."""
+        if by is not None and by not in FUNNEL_BY:
+            raise ValueError(f"by must be None or one of {', '.join(FUNNEL_BY)}; got {by!r}")
         table = funnel_table
         key = table.c[by] if by else None
         reached = case((table.c.delivered_at.is_not(None) | table.c.read_at.is_not(None), 1), else_=0)
         read = case((table.c.read_at.is_not(None), 1), else_=0)
+        billable = case((table.c.billable == 1, 1), else_=0)
         key_columns = [key.label("key")] if key is not None else []
-        counts_query = select(*key_columns, table.c.status, func.count(), func.sum(reached), func.sum(read)).group_by(
+        sums = (func.count(), func.sum(reached), func.sum(read), func.sum(billable))
+        counts_query = select(*key_columns, table.c.status, *sums).group_by(
             *([key] if key is not None else []), table.c.status
         )
         groups: dict[str | None, dict[str, Any]] = {}
@@ -126,11 +149,12 @@ class FunnelView:
         with self._connect() as connection:
             for row in connection.execute(counts_query):
                 group_key = row[0] if key is not None else None
-                status, count, reached_count, read_count = row[-4:]
-                group = groups.setdefault(group_key, {"counts": dict.fromkeys(Status, 0), "reached": 0, "read": 0})
+                status, count, reached_count, read_count, billable_count = row[-5:]
+                group = groups.setdefault(group_key, _empty_group())
                 group["counts"][Status(status)] += count
                 group["reached"] += int(reached_count or 0)
                 group["read"] += int(read_count or 0)
+                group["billable"] += int(billable_count or 0)
             for name in ("sent_to_delivered", "delivered_to_read"):
                 column = table.c[name]
                 query = select(*key_columns, column).where(column.is_not(None)).order_by(column)
@@ -138,7 +162,7 @@ class FunnelView:
                     group_key = row[0] if key is not None else None
                     latencies.setdefault(group_key, {}).setdefault(name, []).append(row[-1])
         if not groups and by is None:
-            groups[None] = {"counts": dict.fromkeys(Status, 0), "reached": 0, "read": 0}
+            groups[None] = _empty_group()
         return [self._row(k, groups[k], latencies.get(k, {})) for k in sorted(groups, key=lambda k: k or "")]
 
     @staticmethod
@@ -155,4 +179,9 @@ class FunnelView:
             failure_rate=counts[Status.FAILED] / total if total else 0.0,
             sent_to_delivered=percentiles(latency.get("sent_to_delivered", [])),
             delivered_to_read=percentiles(latency.get("delivered_to_read", [])),
+            billable=group["billable"],
         )
+
+
+def _empty_group() -> dict[str, Any]:
+    return {"counts": dict.fromkeys(Status, 0), "reached": 0, "read": 0, "billable": 0}

@@ -57,5 +57,5 @@ class ViewQueries:
         return self.failure_report.summary(by=by, since=since, until=until)
 
     def summary(self, *, by: FunnelBy | None = None) -> list[FunnelRow]:
-        """The delivery funnel overall, or one row per campaign or day."""
+        """The delivery funnel overall, or one row per campaign, day, provider or pricing category."""
         return self.funnel.summary(by=by)

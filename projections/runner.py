@@ -15,6 +15,7 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from typing import Any, Self
 
+import sqlalchemy
 import sqlalchemy.exc
 from sqlalchemy import BigInteger, Column, Integer, String, Table, insert, select, update
 from sqlalchemy.engine import Connection, Engine
@@ -87,8 +88,9 @@ class Projections(ViewQueries):
         engine = self._engine
         with storage_errors("create the projection tables"):
             metadata.create_all(engine, checkfirst=True)
-            _create_indexes(engine)
             self._ensure_tracking_rows()
+            self._rebuild_outdated(engine)
+            _create_indexes(engine)
         self.current_status = CurrentStatusView(engine.connect)
         self.failure_report = FailureReportView(engine.connect)
         self.funnel = FunnelView(engine.connect)
@@ -244,6 +246,23 @@ class Projections(ViewQueries):
         with self.ledger.session() as session:
             yield session
 
+    def _rebuild_outdated(self, engine: Engine) -> None:
+        """Views whose tables an older version created are emptied and rebuilt from the log on the next run.
+
+        Their tables are created anew and their positions set back to 0 in one transaction
+        (the views are derived: nothing is lost; the next catch-up replays the log).
+        """
+        outdated = _outdated_tables(engine)
+        stale = [p for p in self._projections.values() if outdated & {t.name for t in p.tables}]
+        if not stale:
+            return
+        with engine.begin() as connection:
+            for projection in stale:
+                for table in projection.tables:
+                    table.drop(connection, checkfirst=True)
+                    table.create(connection)
+                _reset(connection, projection.name)
+
     def _ensure_tracking_rows(self) -> None:
         with self._engine.begin() as connection:
             known = set(connection.execute(select(tracking_table.c.name)).scalars())
@@ -263,6 +282,21 @@ def _advance(session: Session | Connection, name: str, *, expected: int, to: int
     )
     if result.rowcount != 1:
         raise ProjectionConflictError(name=name, expected=expected)
+
+
+def _reset(connection: Connection, name: str) -> None:
+    """Set ``name``'s position back to 0, whatever it was (its view was emptied)."""
+    connection.execute(update(tracking_table).where(tracking_table.c.name == name).values(position=0))
+
+
+def _outdated_tables(engine: Engine) -> set[str]:
+    """The views' tables created by an older version: a column of ours is missing."""
+    inspector = sqlalchemy.inspect(engine)
+    return {
+        table.name
+        for table in metadata.sorted_tables
+        if {column.name for column in table.columns} - {column["name"] for column in inspector.get_columns(table.name)}
+    }
 
 
 def _create_indexes(engine: Engine) -> None:

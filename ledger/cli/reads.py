@@ -17,6 +17,7 @@ from ledger.cli import console, render
 from ledger.cli.errors import ExitStatus, clear_errors, fail
 from ledger.cli.input import parse_time
 from ledger.cli.options import AsJson, Db
+from ledger.readmodels import FUNNEL_BY
 from projections import GROUP_BY, Failure, FailureGroup, Projections
 
 #: The largest ``--limit``: a database's LIMIT is a signed 64-bit integer.
@@ -88,15 +89,15 @@ def failures(
 
 
 def summary(
-    by: Annotated[str | None, typer.Option(help="Also per campaign or day.")] = None,
+    by: Annotated[str | None, typer.Option(help=f"One funnel per {' | '.join(FUNNEL_BY)}.")] = None,
     db: Db = None,
     as_json: AsJson = False,
 ) -> None:
     """The delivery funnel: counts, delivery and read rates, latency percentiles."""
-    if by not in (None, "campaign", "day"):
-        raise typer.BadParameter("choose campaign or day", param_hint="--by")
+    if by is not None and by not in FUNNEL_BY:
+        raise typer.BadParameter(f"choose one of {', '.join(FUNNEL_BY)}", param_hint="--by")
     with clear_errors(), caught_up(db) as views:
-        rows = views.funnel.summary(by=by)  # type: ignore[arg-type]
+        rows = views.funnel.summary(by=by)
     if as_json:
         render.print_json([row.to_dict() for row in rows])
     else:

@@ -223,6 +223,8 @@ def funnel_tables(rows: Sequence[FunnelRow], by: str | None) -> list[Table]:
         rates.add_row("delivery rate", f"{row.delivery_rate:.1%}", "", "", "")
         rates.add_row("read rate", f"{row.read_rate:.1%}", "", "", "")
         rates.add_row("failure rate", f"{row.failure_rate:.1%}", "", "", "")
+        if row.billable:
+            rates.add_row("billable", f"{row.billable:,} msgs", "", "", "")
         for name, latency in (("sent → delivered", row.sent_to_delivered), ("delivered → read", row.delivered_to_read)):
             rates.add_row(
                 name,

@@ -135,7 +135,9 @@ async def failures(
 
 async def summary(
     request: Request,
-    by: Annotated[FunnelBy | None, Query(description="Also one row per campaign or day.")] = None,
+    by: Annotated[
+        FunnelBy | None, Query(description="One row per campaign, day, provider or pricing category.")
+    ] = None,
 ) -> AsciiJSON:
     """The delivery funnel: counts, delivery and read rates, latency percentiles."""
     runtime = runtime_of(request)
