@@ -7,7 +7,8 @@ this package reads it back:
 - :mod:`~ledger.audit.diagnose`: names a broken chain's first :class:`Problem`;
 - :mod:`~ledger.audit.seal`: :func:`seal` chains a ledger that predates the chain, once;
 - :mod:`~ledger.audit.checkpoints`: :func:`record_checkpoint`, RFC 6962 roots over the chain heads;
-- :mod:`~ledger.audit.merkle`: the RFC 6962 tree hash.
+- :mod:`~ledger.audit.merkle`: the RFC 6962 tree hash and inclusion proofs;
+- :mod:`~ledger.audit.bundle`: one message's audit bundle, exported and checked offline.
 
 See ``docs/audit.md`` for the exact definitions and how to check them by hand.
 """

@@ -36,3 +36,50 @@ def merkle_root(leaves: Sequence[bytes]) -> bytes:
             paired.append(level[-1])
         level = paired
     return level[0]
+
+
+def _subtree(hashes: Sequence[bytes]) -> bytes:
+    """The Merkle tree hash of leaf hashes already hashed (RFC 6962's MTH, split at a power of two)."""
+    if len(hashes) == 1:
+        return hashes[0]
+    split = 1 << ((len(hashes) - 1).bit_length() - 1)
+    return node_hash(_subtree(hashes[:split]), _subtree(hashes[split:]))
+
+
+def inclusion_proof(leaves: Sequence[bytes], index: int) -> list[bytes]:
+    """The audit path of leaf ``index`` in the tree of ``leaves`` (RFC 6962 §2.1.1: PATH(m, D[n]))."""
+    if not 0 <= index < len(leaves):
+        raise ValueError(f"leaf {index} is not in a tree of {len(leaves)}")
+    hashes = [leaf_hash(leaf) for leaf in leaves]
+    path: list[bytes] = []
+    while len(hashes) > 1:
+        split = 1 << ((len(hashes) - 1).bit_length() - 1)
+        if index < split:
+            path.append(_subtree(hashes[split:]))
+            hashes = hashes[:split]
+        else:
+            path.append(_subtree(hashes[:split]))
+            hashes, index = hashes[split:], index - split
+    path.reverse()  # from the leaf up, as RFC 9162 §2.1.3.2 verifies it
+    return path
+
+
+def root_from_proof(leaf: bytes, index: int, tree_size: int, path: Sequence[bytes]) -> bytes | None:
+    """The root that ``path`` proves ``leaf`` at ``index`` is in, or ``None`` if the path cannot be one.
+
+    RFC 9162 §2.1.3.2; compare the result with a root you trust.
+    """
+    if not 0 <= index < tree_size:
+        return None
+    fn, sn, result = index, tree_size - 1, leaf_hash(leaf)
+    for sibling in path:
+        if sn == 0:
+            return None
+        if fn & 1 or fn == sn:
+            result = node_hash(sibling, result)
+            while not fn & 1 and fn != 0:
+                fn, sn = fn >> 1, sn >> 1
+        else:
+            result = node_hash(result, sibling)
+        fn, sn = fn >> 1, sn >> 1
+    return result if sn == 0 else None

@@ -1,4 +1,4 @@
-"""The audit commands: ``verify``, ``seal`` and ``checkpoint``.
+"""The audit commands: ``verify``, ``seal``, ``checkpoint``, ``audit --export`` and ``verify-bundle``.
 
 ``verify`` prints one line per problem (the first per message, then each checkpoint's),
 then a summary line; it exits 0 only when every chain and checkpoint holds and every
@@ -8,12 +8,15 @@ database.
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from ledger.application import Ledger
 from ledger.audit import Verification, record_checkpoint, seal, verify
+from ledger.audit.bundle import check_bundle, export_bundle
 from ledger.audit.checkpoints import Checkpoint
 from ledger.cli import console, render
 from ledger.cli.errors import ExitStatus, clear_errors
@@ -84,4 +87,49 @@ def checkpoint_line(checkpoint: Checkpoint) -> str:
     return (
         f"checkpoint {checkpoint.sequence} position {checkpoint.position} root {checkpoint.root.hex()}"
         f" at {checkpoint.recorded_at}"
+    )
+
+
+def audit_command(
+    message_id: Annotated[str, typer.Argument(help="The message to export.")],
+    export: Annotated[Path, typer.Option("--export", help="Write the audit bundle (JSON) to this file.")],
+    db: Db = None,
+) -> None:
+    """Export a message's events, chain hashes and inclusion proof against the newest checkpoint."""
+    with clear_errors(), Ledger.open(db, create=False) as ledger:
+        bundle = export_bundle(ledger.recorder, message_id)
+        export.write_text(json.dumps(bundle, indent=2) + "\n", encoding="utf-8")
+    proven = sum(not event["after_checkpoint"] for event in bundle["events"])
+    checkpoint = bundle["checkpoint"]
+    console.out.print(
+        f"{len(bundle['events'])} events, {proven} proven by checkpoint {checkpoint['sequence']} "
+        f"(root {checkpoint['root']}); written to {render.printable(str(export))}",
+        highlight=False,
+        soft_wrap=True,
+    )
+
+
+def verify_bundle_command(
+    bundle: Annotated[Path, typer.Argument(help="An audit bundle written by `ledger audit --export`.")],
+    root: Annotated[str, typer.Option("--root", help="The checkpoint root you trust (hex), as published.")],
+) -> None:
+    """Check an audit bundle offline (no database, no key): one line per problem, exit 5 if any."""
+    with clear_errors():
+        try:
+            document = json.loads(bundle.read_text(encoding="utf-8"))
+        except ValueError as error:
+            raise ValueError(f"{bundle}: not JSON ({error})") from None
+    problems = check_bundle(document if isinstance(document, dict) else {}, root=root)
+    for problem in problems:
+        console.out.print(render.line("problem:", "bold red", problem), highlight=False, soft_wrap=True)
+    if problems:
+        console.out.print(f"NOT verified: {len(problems)} problem{'s' if len(problems) > 1 else ''}", highlight=False)
+        raise typer.Exit(ExitStatus.NOT_VERIFIED)
+    events = document["events"]
+    proven = sum(not event["after_checkpoint"] for event in events)
+    console.out.print(
+        f"verified: {len(events)} events of {render.printable(document['message_id'])}, "
+        f"{proven} proven in checkpoint {document['checkpoint']['sequence']}",
+        highlight=False,
+        soft_wrap=True,
     )

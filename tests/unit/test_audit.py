@@ -10,7 +10,7 @@ import pytest
 from ledger.audit import ProblemKind, merkle_root
 from ledger.audit.checkpoints import checkpoint_hash
 from ledger.audit.diagnose import EventRow, diagnose
-from ledger.audit.merkle import leaf_hash, node_hash
+from ledger.audit.merkle import inclusion_proof, leaf_hash, node_hash, root_from_proof
 from ledger.persistence.chain import GENESIS, link
 
 MESSAGE = UUID("5d5f0236-52b0-5fe6-9043-9e83d96b0a4d")
@@ -95,3 +95,22 @@ def test_before_the_seal_unchained_events_are_no_problem() -> None:
     rows = [(n, v, t, s, None) for n, v, t, s, _ in chain([b"a", b"b"])]
     assert diagnose(MESSAGE.bytes, rows, sealed=False) is None
     assert kind_at(rows) == (ProblemKind.INSERTED, 1)
+
+
+@pytest.mark.parametrize("size", [1, 2, 3, 4, 5, 7, 8, 9, 31, 33])
+def test_an_inclusion_proof_leads_each_leaf_and_only_it_to_the_root(size: int) -> None:
+    leaves = [sha256(bytes([n])).digest() for n in range(size)]
+    root = merkle_root(leaves)
+    for index, leaf in enumerate(leaves):
+        path = inclusion_proof(leaves, index)
+        assert len(path) <= (size - 1).bit_length()  # at most log2(n) nodes
+        assert root_from_proof(leaf, index, size, path) == root
+        assert root_from_proof(b"another leaf", index, size, path) != root
+        if size > 1:
+            assert root_from_proof(leaf, (index + 1) % size, size, path) != root
+
+
+def test_a_proof_for_a_leaf_outside_the_tree_is_refused() -> None:
+    with pytest.raises(ValueError, match="leaf 3 is not in a tree of 3"):
+        inclusion_proof([b"a", b"b", b"c"], 3)
+    assert root_from_proof(b"a", 3, 3, []) is None
