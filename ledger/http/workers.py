@@ -18,6 +18,8 @@ process manager restarts the whole.
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import json
 import multiprocessing
 import os
@@ -37,6 +39,9 @@ from ledger.application import Ledger
 from ledger.errors import WorkerExitedError
 from ledger.http.app import create_app
 from ledger.http.settings import ServerSettings
+
+#: prctl(2)'s option: the signal a process gets when its parent dies (Linux).
+PR_SET_PDEATHSIG = 1
 
 #: How long a stopping worker may take to finish its requests and drain its writer.
 STOP_TIMEOUT = 60.0
@@ -68,7 +73,9 @@ def serve_workers(
     sockets = [listener, *(_sibling(listener) for _ in range(workers - 1))]
     spawn = multiprocessing.get_context("spawn")
     processes = [
-        spawn.Process(target=_worker, args=(json.dumps(handed), sock, access_log), name=f"ledger-serve-{n}")
+        spawn.Process(
+            target=_worker, args=(json.dumps(handed), sock, access_log, os.getpid()), name=f"ledger-serve-{n}"
+        )
         for n, sock in enumerate(sockets, start=1)
     ]
     try:
@@ -124,9 +131,10 @@ def _supervise(processes: list[Any]) -> None:
         raise WorkerExitedError(f"worker {ended[0].name} exited with status {ended[0].exitcode}; stopped the others")
 
 
-def _worker(handed: str, listener: socket.socket, access_log: bool) -> None:
+def _worker(handed: str, listener: socket.socket, access_log: bool, supervisor: int) -> None:
     """One worker: the application from the settings, served on its own socket."""
     os.setpgrp()  # Out of the terminal's process group: the supervisor alone decides when to stop.
+    _stop_with(supervisor)
     settings = json.loads(handed)
     routers = [router_of(topic) for topic in settings.pop("routers")]
     app = create_app(ServerSettings(**settings), routers=routers)
@@ -140,3 +148,17 @@ def router_of(router: APIRouter | str) -> APIRouter:
     if not isinstance(found, APIRouter):
         raise TypeError(f"not an APIRouter: {router!r}")
     return found
+
+
+def _stop_with(supervisor: int) -> None:
+    """On Linux, have the kernel send SIGTERM should the supervisor die (SIGKILL gives it no chance to stop us).
+
+    Elsewhere, or if the call fails, a worker outlives a killed supervisor until stopped.
+    """
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != supervisor:  # It died before the call: nobody would send the signal.
+        os.kill(os.getpid(), signal.SIGTERM)

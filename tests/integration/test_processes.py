@@ -166,3 +166,22 @@ def test_a_worker_that_dies_stops_the_others_and_the_server_exits_6(postgres_dat
     last = log.read_text().splitlines()[-1]
     assert re.fullmatch(r"error: worker ledger-serve-\d exited with status -9; stopped the others", last), last
     assert not Path(f"/proc/{survivor}").exists()
+
+
+def test_workers_stop_when_the_supervisor_is_killed(postgres_database: str, tmp_path: Path) -> None:
+    process, _ = start(postgres_database, tmp_path / "serve.log", "--workers", "2")
+    workers = worker_pids(process.pid)
+    assert len(workers) == 2
+    process.kill()  # SIGKILL: the supervisor stops nobody
+    process.wait(timeout=120)
+    # The kernel sends each worker SIGTERM (PR_SET_PDEATHSIG); they drain and end.
+    poll(lambda: not [pid for pid in workers if _running(pid)], "the workers to end")
+
+
+def _running(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie, ended but not reaped by its new parent, does not)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
