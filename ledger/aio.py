@@ -108,8 +108,11 @@ class AsyncLedger:
         return await self._write(lambda ledger: ledger.ingest_many(batch))
 
     async def ingest_body(self, body: Body, *, provider: str = "connectly") -> BodyOutcome:
-        """Apply one webhook body of ``provider``, as ``Ledger.ingest_body`` does, on the writer's thread."""
-        return await self._write(lambda ledger: ledger.ingest_body(body, provider=provider))
+        """Apply one webhook body of ``provider``, as ``Ledger.ingest_body`` does; returns once it is committed.
+
+        Concurrent bodies of one provider are group-committed, as :meth:`ingest`'s reports are.
+        """
+        return await asyncio.wrap_future(self.writer.ingest_body(body, provider))
 
     async def record_sent(
         self,

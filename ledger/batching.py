@@ -28,10 +28,13 @@ import time
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
+from itertools import groupby
 from typing import Any, TypeVar
 
 from ledger.application import Ledger, Payload
 from ledger.errors import DataRefusedError, StorageError, WriterUnavailableError
+from ledger.ingestion import BodyOutcome
+from ledger.providers import Body, check_provider
 from ledger.views import IngestOutcome
 
 T = TypeVar("T")
@@ -43,11 +46,13 @@ __all__ = ["GroupCommitWriter", "WriterUnavailableError"]
 
 @dataclass(slots=True, eq=False)
 class _Job:
-    """One piece of work: a report for ``ingest_many``, or another write run on its own."""
+    """One piece of work: a report for ``ingest_many``, a provider's body for ``ingest_bodies``
+    (``provider`` set), or another write run on its own."""
 
     future: Future[Any]
     payload: Payload | None = None
     call: Callable[[Ledger], Any] | None = None
+    provider: str | None = None
     wanted: bool = field(default=True)
 
 
@@ -97,6 +102,16 @@ class GroupCommitWriter:
         """Queue a webhook payload; the future's result is its outcome, set after the commit."""
         future: Future[IngestOutcome] = Future()
         self._submit(_Job(future, payload=payload))
+        return future
+
+    def ingest_body(self, body: Body, provider: str) -> Future[BodyOutcome]:
+        """Queue a webhook body of ``provider``; the future's result is its outcome, set after the commit.
+
+        Bodies of one provider that arrive together are committed by one ``ingest_bodies`` call.
+        """
+        check_provider(provider)
+        future: Future[BodyOutcome] = Future()
+        self._submit(_Job(future, payload=body, provider=provider))
         return future
 
     def run(self, call: Callable[[Ledger], T]) -> Future[T]:
@@ -168,15 +183,25 @@ class GroupCommitWriter:
         self._ingest(run)
 
     def _ingest(self, jobs: list[_Job]) -> None:
-        if not jobs:
-            return
+        """Commit ``jobs`` in order: each run of Connectly reports by one ``ingest_many``, each run
+        of one provider's bodies by one ``ingest_bodies``."""
+        for _, run in groupby(jobs, key=lambda job: job.provider):
+            self._commit(list(run))
+
+    def _commit(self, jobs: list[_Job]) -> None:
+        """One transaction for ``jobs`` (all of one kind), then each future settled."""
+        provider = jobs[0].provider
+        payloads = [b"" if job.payload is None else job.payload for job in jobs]
         try:
-            outcomes = self.ledger.ingest_many([b"" if job.payload is None else job.payload for job in jobs])
+            if provider is None:
+                outcomes: list[Any] = self.ledger.ingest_many(payloads)
+            else:
+                outcomes = self.ledger.ingest_bodies(payloads, provider=provider)
         except Exception as error:
             if len(jobs) > 1 and _maybe_caused_by_input(error):
                 logger.warning("a batch of %d reports failed (%s); storing each on its own", len(jobs), error)
                 for job in jobs:
-                    self._ingest([job])
+                    self._commit([job])
                 return
             logger.warning("%d reports were not stored: %s", len(jobs), error)
             for job in jobs:

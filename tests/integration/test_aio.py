@@ -13,7 +13,10 @@ import pytest
 
 from ledger import Ledger, MessageNotFoundError, Outcome, Status
 from ledger.aio import AsyncLedger
+from ledger.ingestion import BodyOutcome
+from ledger.meta.payloads import status_body
 from ledger.simulate import Traffic
+from ledger.twilio.payloads import callback_body
 from tests.integration.contract import OPTED_OUT, RECIPIENT, SENDER, webhook
 
 pytestmark = pytest.mark.anyio
@@ -54,6 +57,33 @@ class AsyncContract:
             for outcome in reference.ingest_many(payloads):
                 if outcome.message_id is not None and not outcome.malformed:
                     assert stored.message(outcome.message_id) == reference.message(outcome.message_id)
+
+    async def test_concurrent_bodies_of_each_provider_are_stored_in_fewer_commits(
+        self, ledger: AsyncLedger, url: str
+    ) -> None:
+        stages = (Status.SENT, Status.DELIVERED, Status.READ)
+        bodies = [
+            (status_body(f"w-{n}", stage, timestamp=1_767_000_000 + s), "meta")
+            for n in range(20)
+            for s, stage in enumerate(stages)
+        ]
+        bodies += [(callback_body(f"SM{n}", Status.DELIVERED), "twilio") for n in range(20)]
+        outcomes: dict[int, BodyOutcome] = {}
+
+        async def ingest(index: int) -> None:
+            body, provider = bodies[index]
+            outcomes[index] = await ledger.ingest_body(body, provider=provider)
+
+        async with anyio.create_task_group() as tasks:
+            for index in range(len(bodies)):
+                tasks.start_soon(ingest, index)
+        assert sorted(outcomes) == list(range(len(bodies)))
+        assert ledger.writer.reports == len(bodies)
+        assert ledger.writer.batches < len(bodies)  # grouped per provider
+        assert {o.provider for o in outcomes.values()} == {"meta", "twilio"}
+        with Ledger.open(url, create=False) as stored:
+            assert {stored.message(f"meta:w-{n}").status for n in range(20)} == {Status.READ}
+            assert {stored.message(f"twilio:SM{n}").status for n in range(20)} == {Status.DELIVERED}
 
     async def test_commands_and_queries_are_awaited_and_see_each_others_writes(self, ledger: AsyncLedger) -> None:
         view = await ledger.record_sent("m-1", sender=SENDER, recipient=RECIPIENT, campaign="fall")
