@@ -74,6 +74,9 @@ class GroupCommitWriter:
         #: Committed batches and the reports in them, for monitoring.
         self.batches = 0
         self.reports = 0
+        #: Told of each committed batch: its size and how long its commit took, in seconds (the
+        #: receiver's metrics).  Called on the writer thread, so it must be quick and must not raise.
+        self.observer: Callable[[int, float], None] | None = None
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._lock = threading.Lock()
         self._closed = False
@@ -170,6 +173,7 @@ class GroupCommitWriter:
     def _ingest(self, jobs: list[_Job]) -> None:
         if not jobs:
             return
+        started = time.perf_counter()
         try:
             outcomes = self.ledger.ingest_many([b"" if job.payload is None else job.payload for job in jobs])
         except Exception as error:
@@ -184,6 +188,8 @@ class GroupCommitWriter:
             return
         self.batches += 1
         self.reports += len(jobs)
+        if self.observer is not None:
+            self.observer(len(jobs), time.perf_counter() - started)
         for job, outcome in zip(jobs, outcomes, strict=True):
             _settle(job, result=outcome)
 
