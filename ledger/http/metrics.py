@@ -28,6 +28,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from ledger.errors import StorageError
+from ledger.http import problems
 from ledger.http.problems import ProblemRoute
 from ledger.http.state import receiver_of
 from ledger.status import Outcome
@@ -172,6 +173,9 @@ def router() -> APIRouter:
         METRICS_PATH,
         metrics,
         response_class=Response,
-        responses={200: {"description": "Prometheus' text format.", "content": {"text/plain": {}}}},
+        responses={
+            200: {"description": "Prometheus' text format.", "content": {"text/plain": {}}},
+            **problems.responses("unauthorized"),
+        },
     )
     return routes
