@@ -166,3 +166,16 @@ async def test_each_receiver_counts_only_its_own_traffic(tmp_path: Path) -> None
         busy_after = await scrape(busy_client)
     assert moved(idle_before, idle_after, "ledger_reports_ingested_total") == {}
     assert sum(v for (name, _), v in busy_after.items() if name == "ledger_reports_ingested_total") == 4.0
+
+
+async def test_a_storage_error_answer_is_counted_by_its_class(tmp_path: Path) -> None:
+    app = receiver_app(tmp_path)
+    body = json.dumps(webhook("m-1", Status.DELIVERED, 5, recipient=RECIPIENT)).encode()
+    async with running(app) as client:
+        before = await scrape(client)
+        app.state.receiver.runtime.writer.close()  # As at shutdown: the writer refuses new work.
+        assert await post_webhook(client, body) == 503
+        after = await scrape(client)
+    assert moved(before, after, "ledger_storage_errors_total") == {labels(error="WriterUnavailableError"): 1.0}
+    assert moved(before, after, "ledger_reports_ingested_total") == {}
+    assert labels(route=WEBHOOK_PATH, method="POST", status="503") in moved(before, after, "ledger_http_requests_total")
