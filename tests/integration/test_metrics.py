@@ -5,6 +5,7 @@ move by exactly the traffic sent (driven in process, as a host would, with the l
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -179,3 +180,16 @@ async def test_a_storage_error_answer_is_counted_by_its_class(tmp_path: Path) ->
     assert moved(before, after, "ledger_storage_errors_total") == {labels(error="WriterUnavailableError"): 1.0}
     assert moved(before, after, "ledger_reports_ingested_total") == {}
     assert labels(route=WEBHOOK_PATH, method="POST", status="503") in moved(before, after, "ledger_http_requests_total")
+
+
+async def test_the_readme_table_names_every_metric_served(tmp_path: Path) -> None:
+    readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+    documented = set(re.findall(r"^\| `(ledger_\w+)` \|", readme, flags=re.MULTILINE))
+    async with running(receiver_app(tmp_path)) as client:
+        answer = await client.get("/metrics", headers=AUTH)
+    served = set()
+    for family in text_string_to_metric_families(answer.text):
+        if family.name.endswith("_created"):
+            continue  # prometheus-client's creation times of the counters and histograms.
+        served.add(f"{family.name}_total" if family.type == "counter" else family.name)
+    assert served == documented
