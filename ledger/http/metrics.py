@@ -64,7 +64,8 @@ class Metrics:
         )
         self.rejections = Counter(
             "ledger_rejections_stored",
-            "Reports kept in the rejection store (rejected or malformed), by provider.",
+            "Reports refused into the rejection store (rejected or malformed), by provider; a provider's "
+            "retry of an unmapped status counts again though the store keeps it once.",
             ["provider"],
             registry=self.registry,
         )

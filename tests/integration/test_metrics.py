@@ -18,6 +18,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from ledger import Status
 from ledger.http import SIGNATURE_HEADER, WEBHOOK_PATH, ServerSettings, create_app, sign
 from ledger.http.metrics import OUTCOMES, PROVIDERS
+from ledger.meta import sign as meta_sign
+from ledger.meta.payloads import status_body
 from tests.integration.contract import RECIPIENT, webhook
 
 SECRET, TOKEN = "metrics-secret", "metrics-token"
@@ -193,3 +195,22 @@ async def test_the_readme_table_names_every_metric_served(tmp_path: Path) -> Non
             continue  # prometheus-client's creation times of the counters and histograms.
         served.add(f"{family.name}_total" if family.type == "counter" else family.name)
     assert served == documented
+
+
+async def test_a_meta_body_counts_each_of_its_statuses_under_meta(tmp_path: Path) -> None:
+    settings = ServerSettings(url=f"sqlite:///{tmp_path / 'meta.db'}", api_token=TOKEN, meta_app_secret=SECRET)
+    body = status_body("w-1", Status.SENT, timestamp=1_767_000_000)
+    template = body["entry"][0]["changes"][0]["value"]["statuses"][0]
+    statuses = [("w-1", "sent"), ("w-2", "delivered"), ("w-1", "deleted")]
+    body["entry"][0]["changes"][0]["value"]["statuses"] = [template | {"id": i, "status": s} for i, s in statuses]
+    raw = json.dumps(body).encode()
+    async with running(create_app(settings)) as client:
+        before = await scrape(client)
+        signed = {"X-Hub-Signature-256": meta_sign(SECRET, raw), "content-type": "application/json"}
+        assert (await client.post("/webhooks/meta", content=raw, headers=signed)).status_code == 200
+        after = await scrape(client)
+    assert moved(before, after, "ledger_reports_ingested_total") == {
+        labels(provider="meta", outcome="applied"): 2.0,
+        labels(provider="meta", outcome="rejected"): 1.0,
+    }
+    assert moved(before, after, "ledger_rejections_stored_total") == {labels(provider="meta"): 1.0}
