@@ -161,9 +161,17 @@ def _lags(running: Runtime) -> dict[str, int]:
         return {}
 
 
+def count_ingested(request: Request, provider: str, outcomes: Iterable[IngestOutcome]) -> None:
+    """Count a webhook's outcomes in the metrics of the receiver serving ``request``, if it keeps any."""
+    found = receiver_of(request).metrics
+    if found is not None:
+        found.ingested(provider, outcomes)
+
+
 def metrics(request: Request) -> Response:
     """Every metric of this receiver, in Prometheus' text format (on a worker thread: it reads the views)."""
     found = receiver_of(request).metrics
+    assert found is not None  # The route is served only with metrics on.
     return Response(found.exposition(), media_type=CONTENT_TYPE_LATEST)
 
 

@@ -19,9 +19,10 @@ from fastapi.responses import PlainTextResponse
 
 from ledger.http import problems
 from ledger.http.bodies import read_body
+from ledger.http.metrics import count_ingested
 from ledger.http.problems import AsciiJSON, ProblemRoute, RequestRefusedError
 from ledger.http.settings import ServerSettings
-from ledger.http.state import receiver_of, runtime_of, settings_of
+from ledger.http.state import runtime_of, settings_of
 from ledger.ingestion import BodyOutcome
 from ledger.meta import signature as meta
 from ledger.twilio import signature as twilio
@@ -79,7 +80,7 @@ def _check(header_name: str, valid: bool, header: str | None) -> None:
 
 
 def _answer(request: Request, outcome: BodyOutcome) -> AsciiJSON:
-    receiver_of(request).metrics.ingested(outcome.provider, outcome.outcomes)
+    count_ingested(request, outcome.provider, outcome.outcomes)
     if outcome.malformed:
         reason = outcome.outcomes[0].reason or "not the provider's webhook"
         return problems.problem("invalid_payload", reason, outcome=outcome.to_dict())

@@ -47,8 +47,8 @@ class Receiver:
         self.freeze_gc = freeze_gc
         #: What the lifespan opened (or :func:`ledger.http.serve.run`, before it); ``None`` otherwise.
         self.runtime: Runtime | None = None
-        #: This receiver's Prometheus metrics (its own registry), served at ``/metrics``.
-        self.metrics = Metrics(lambda: self.runtime)
+        #: This receiver's Prometheus metrics (its own registry), served at ``/metrics``; ``None`` when off.
+        self.metrics = Metrics(lambda: self.runtime) if settings.metrics else None
         attach = Depends(self.attach)
         #: The routes to include; their lifespan is this receiver's.
         self.router = APIRouter(lifespan=self.lifespan)
@@ -56,7 +56,8 @@ class Receiver:
         self.router.include_router(providers.router(settings), dependencies=[attach])
         guarded = [attach, Depends(reads.require_token)] if settings.api_token else [attach]
         self.router.include_router(reads.router(), dependencies=guarded)
-        self.router.include_router(metrics.router(), dependencies=guarded)
+        if self.metrics is not None:
+            self.router.include_router(metrics.router(), dependencies=guarded)
         self.router.include_router(health.router(), dependencies=[attach])
 
     @property
@@ -69,14 +70,16 @@ class Receiver:
     def attach(self, request: Request) -> None:
         """A dependency of every route: the receiver serving the request (see :mod:`ledger.http.state`)."""
         setattr(request.state, STATE_KEY, self)
-        setattr(request.state, OBSERVER_KEY, self.metrics.observe_answer)
+        if self.metrics is not None:
+            setattr(request.state, OBSERVER_KEY, self.metrics.observe_answer)
 
     @asynccontextmanager
     async def lifespan(self, _: Any) -> AsyncIterator[None]:
         """Open the runtime (unless it is open already) and close it at shutdown."""
         if self.runtime is None:
             self.runtime = await asyncio.to_thread(Runtime, self.settings)
-        self.runtime.writer.observer = self.metrics.observe_batch
+        if self.metrics is not None:
+            self.runtime.writer.observer = self.metrics.observe_batch
         if self.freeze_gc:
             gc.freeze()
         try:

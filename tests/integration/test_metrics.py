@@ -214,3 +214,13 @@ async def test_a_meta_body_counts_each_of_its_statuses_under_meta(tmp_path: Path
         labels(provider="meta", outcome="rejected"): 1.0,
     }
     assert moved(before, after, "ledger_rejections_stored_total") == {labels(provider="meta"): 1.0}
+
+
+async def test_with_metrics_off_nothing_is_served_at_metrics_and_webhooks_still_answer(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'off.db'}"
+    app = create_app(ServerSettings(url=url, secret=SECRET, api_token=TOKEN, metrics=False))
+    body = json.dumps(webhook("m-1", Status.DELIVERED, 5, recipient=RECIPIENT)).encode()
+    async with running(app) as client:
+        assert await post_webhook(client, body) == 200
+        assert (await client.get("/metrics", headers=AUTH)).status_code == 404
+    assert app.state.receiver.metrics is None
