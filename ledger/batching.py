@@ -75,7 +75,8 @@ class GroupCommitWriter:
         self.batches = 0
         self.reports = 0
         #: Told of each committed batch: its size and how long its commit took, in seconds (the
-        #: receiver's metrics).  Called on the writer thread, so it must be quick and must not raise.
+        #: receiver's metrics).  Called on the writer thread once the batch is answered: keep it quick
+        #: (what it raises is logged).
         self.observer: Callable[[int, float], None] | None = None
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._lock = threading.Lock()
@@ -188,10 +189,18 @@ class GroupCommitWriter:
             return
         self.batches += 1
         self.reports += len(jobs)
-        if self.observer is not None:
-            self.observer(len(jobs), time.perf_counter() - started)
         for job, outcome in zip(jobs, outcomes, strict=True):
             _settle(job, result=outcome)
+        if self.observer is not None:
+            self._observe(len(jobs), time.perf_counter() - started)
+
+    def _observe(self, size: int, seconds: float) -> None:
+        assert self.observer is not None
+        try:
+            self.observer(size, seconds)
+        except Exception:
+            # The batch is committed and answered: a failing observer must not stop the writer.
+            logger.exception("the writer's observer failed")
 
     def _call(self, job: _Job) -> None:
         assert job.call is not None
