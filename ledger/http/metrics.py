@@ -150,10 +150,10 @@ class _ScrapeCollector(Collector):
 
 def _lags(running: Runtime) -> dict[str, int]:
     """Each view's lag (log head minus its position); none when the database does not answer."""
-    views = running.ledger.reader.read_models(fresh=False)
-    if not isinstance(views, Projections):
-        return {}
     try:
+        views = running.ledger.reader.read_models(fresh=False)  # Opened on first use: it may fail too.
+        if not isinstance(views, Projections):
+            return {}
         head = views.head()
         return {name: max(0, head - position) for name, position in views.positions().items()}
     except Exception as error:  # A scrape still answers the in-memory figures.
