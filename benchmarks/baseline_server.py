@@ -41,11 +41,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--db", required=True, help="SQLAlchemy URL of the ledger")
     parser.add_argument("--access-log", action="store_true", help="log every request")
     parser.add_argument("--workers", type=int, default=1, help="processes serving the port (>1: PostgreSQL)")
+    parser.add_argument("--no-metrics", action="store_true", help="count nothing and serve no /metrics")
     args = parser.parse_args(argv)
     settings = ServerSettings(
         url=args.db,
         secret=os.environ.get("LEDGER_WEBHOOK_SECRET") or None,
         api_token=os.environ.get("LEDGER_API_TOKEN") or None,
+        metrics=not args.no_metrics,
     )
     with listen("127.0.0.1", args.port, reuse_port=args.workers > 1) as listener:
         # By topic: workers are new interpreters, which import the router by its name.

@@ -16,6 +16,8 @@ stops by itself and listens on 127.0.0.1 only.
 
 With ``--workers 1,2`` the whole run is repeated per worker count (``ledger serve --workers``,
 PostgreSQL only), each on a new database, and the webhook's figures are compared.
+``--metrics on,off`` does the same with the receiver's Prometheus metrics on, then off
+(``ServerSettings.metrics``), to see what counting costs.
 
 Clients and server share this machine.  httpx costs several times the server's CPU
 per request here, so the default client (``--client raw``) is a few lines of HTTP/1.1
@@ -88,11 +90,11 @@ class Server:
 
 
 @contextmanager
-def serving(url: str, log: Path, workers: int = 1) -> Iterator[Server]:
+def serving(url: str, log: Path, workers: int = 1, *, metrics: bool = True) -> Iterator[Server]:
     """The receiver and its baseline route on a free loopback port, stopped with SIGTERM."""
     port = free_port()
     command = [sys.executable, "-m", "benchmarks.baseline_server", "--port", str(port), "--db", url]
-    command += ["--workers", str(workers)]
+    command += ["--workers", str(workers)] + ([] if metrics else ["--no-metrics"])
     env = {**os.environ, "LEDGER_WEBHOOK_SECRET": SECRET, "LEDGER_API_TOKEN": "load-test-token"}
     with log.open("wb") as output:
         process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT, env=env)
@@ -241,29 +243,44 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument(
         "--workers", default="1", help="receiver processes, or a comma-separated list to compare (e.g. 1,2)"
     )
+    parser.add_argument(
+        "--metrics",
+        default="on",
+        help="the receiver's Prometheus metrics 'on' or 'off', or 'on,off' to compare (default on)",
+    )
     args = parser.parse_args(argv)
     if args.quick:
         args.requests, args.clients = 300, 16
     seed = random.randrange(1 << 30) if args.seed is None else args.seed
     counts = [int(count) for count in args.workers.split(",")]
-    runs = [run_once(args, seed, workers) for workers in counts]
+    switches = [_switch(value) for value in args.metrics.split(",")]
+    runs = [run_once(args, seed, workers, metrics) for workers in counts for metrics in switches]
     for results in runs:
         print_table(results)
-    if len(runs) > 1:
-        first = runs[0]["webhook"]
-        for results in runs[1:]:
-            hook = results["webhook"]
-            print(
-                f"webhook with {results['workers']} workers / {runs[0]['workers']}: "
-                f"{hook['requests_per_s'] / first['requests_per_s']:.2f}x requests/s, "
-                f"p99 {hook['p99_ms'] / first['p99_ms']:.2f}x, server CPU/req "
-                f"{hook['server_cpu_ms'] / first['server_cpu_ms'] if first['server_cpu_ms'] else float('nan'):.2f}x"
-            )
+    first = runs[0]["webhook"]
+    for results in runs[1:]:
+        hook = results["webhook"]
+        print(
+            f"webhook with {_setup(results)} / {_setup(runs[0])}: "
+            f"{hook['requests_per_s'] / first['requests_per_s']:.2f}x requests/s, "
+            f"p99 {hook['p99_ms'] / first['p99_ms']:.2f}x, server CPU/req "
+            f"{hook['server_cpu_ms'] / first['server_cpu_ms'] if first['server_cpu_ms'] else float('nan'):.2f}x"
+        )
     return runs[0] if len(runs) == 1 else {"runs": runs}
 
 
-def run_once(args: argparse.Namespace, seed: int, workers: int) -> dict[str, Any]:
-    """The whole load test with ``workers`` receiver processes, on a new database."""
+def _switch(value: str) -> bool:
+    if value not in ("on", "off"):
+        raise SystemExit(f"--metrics takes on, off or on,off, not {value!r}")
+    return value == "on"
+
+
+def _setup(results: dict[str, Any]) -> str:
+    return f"{results['workers']} workers, metrics {'on' if results['metrics'] else 'off'}"
+
+
+def run_once(args: argparse.Namespace, seed: int, workers: int, metrics: bool = True) -> dict[str, Any]:
+    """The whole load test with ``workers`` receiver processes (metrics on or off), on a new database."""
     traffic = Traffic(args.requests // 2 + 10, seed=seed)  # About 2.6 reports a message: enough.
     payloads = [payload for payload, _ in zip(traffic.webhooks(), range(args.requests), strict=False)]
     bodies = [(p if isinstance(p, str) else json.dumps(p)).encode() for p in payloads]
@@ -274,7 +291,7 @@ def run_once(args: argparse.Namespace, seed: int, workers: int) -> dict[str, Any
             for send in traffic.sends():
                 send.record_in(ledger)
             backend = ledger.engine.dialect.name
-        with serving(url, Path(tmp) / "server.log", workers) as server:
+        with serving(url, Path(tmp) / "server.log", workers, metrics=metrics) as server:
             warm_up = bodies[: min(200 * workers, len(bodies))]
             asyncio.run(post_all(server, BASELINE_PATH, warm_up, args.clients, args.client))
             baseline = asyncio.run(post_all(server, BASELINE_PATH, bodies, args.clients, args.client))
@@ -290,6 +307,7 @@ def run_once(args: argparse.Namespace, seed: int, workers: int) -> dict[str, Any
         "requests": len(bodies),
         "clients": args.clients,
         "workers": workers,
+        "metrics": metrics,
         "seed": seed,
         "baseline": baseline,
         "webhook": webhook,
@@ -304,7 +322,8 @@ def run_once(args: argparse.Namespace, seed: int, workers: int) -> dict[str, Any
 def print_table(results: dict[str, Any]) -> None:
     print(
         f"receiver load test: {results['requests']:,} signed webhook bodies, {results['clients']} "
-        f"{results['client']} clients, {results['backend']}, {results['workers']} receiver process(es) "
+        f"{results['client']} clients, {results['backend']}, {results['workers']} receiver process(es), "
+        f"metrics {'on' if results['metrics'] else 'off'} "
         f"(seed {results['seed']})"
     )
     columns = ("requests/s", "p50 ms", "p90 ms", "p99 ms", "server CPU ms/req")

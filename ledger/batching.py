@@ -79,6 +79,10 @@ class GroupCommitWriter:
         #: Committed batches and the reports in them, for monitoring.
         self.batches = 0
         self.reports = 0
+        #: Told of each committed batch: its size and how long its commit took, in seconds (the
+        #: receiver's metrics).  Called on the writer thread once the batch is answered: keep it quick
+        #: (what it raises is logged).
+        self.observer: Callable[[int, float], None] | None = None
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._lock = threading.Lock()
         self._closed = False
@@ -192,6 +196,7 @@ class GroupCommitWriter:
         """One transaction for ``jobs`` (all of one kind), then each future settled."""
         provider = jobs[0].provider
         payloads = [b"" if job.payload is None else job.payload for job in jobs]
+        started = time.perf_counter()
         try:
             if provider is None:
                 outcomes: list[Any] = self.ledger.ingest_many(payloads)
@@ -211,6 +216,16 @@ class GroupCommitWriter:
         self.reports += len(jobs)
         for job, outcome in zip(jobs, outcomes, strict=True):
             _settle(job, result=outcome)
+        if self.observer is not None:
+            self._observe(len(jobs), time.perf_counter() - started)
+
+    def _observe(self, size: int, seconds: float) -> None:
+        assert self.observer is not None
+        try:
+            self.observer(size, seconds)
+        except Exception:
+            # The batch is committed and answered: a failing observer must not stop the writer.
+            logger.exception("the writer's observer failed")
 
     def _call(self, job: _Job) -> None:
         assert job.call is not None

@@ -17,7 +17,7 @@ database is unavailable (the provider retries); every error body is an RFC 9457 
 <token>`` when a token is set.
 
 Modules: ``receiver`` (the routers and their lifespan), ``app`` (the receiver's own
-application), ``webhooks``, ``reads`` and ``health`` (one router each), ``bodies`` (size
+application), ``webhooks``, ``reads``, ``health`` and ``metrics`` (one router each), ``bodies`` (size
 limit and signature), ``settings``, ``runtime`` (what the lifespan opens), ``state``,
 ``problems``, ``openapi`` and ``serve``.
 """

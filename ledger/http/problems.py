@@ -86,6 +86,14 @@ PROBLEMS: dict[str, ProblemType] = {
 PLAIN_CODES: dict[int, str] = {404: "no_route", 405: "method_not_allowed", 500: "internal"}
 
 
+#: What a :class:`ProblemRoute` tells of each answer: the route's path template, the method,
+#: the status code and the error answered (``None`` for a success).
+Observer = Callable[[str, str, int, Exception | None], None]
+#: The name on ``request.state`` of the :data:`Observer` of the request's answer, if any (the
+#: receiver's metrics; put there by its ``attach`` dependency).
+OBSERVER_KEY = "delivery_ledger_observer"
+
+
 class RequestRefusedError(Exception):
     """A request refused with one of :data:`PROBLEMS`; answered by :func:`install`'s handler."""
 
@@ -155,21 +163,32 @@ class ProblemRoute(APIRoute):
         handle = super().get_route_handler()
 
         async def answer(request: Request) -> Response:
-            try:
-                return await handle(request)
-            except RequestRefusedError as error:
-                return await _refusal(request, error)
-            except RequestValidationError as error:
-                return await _validation_error(request, error)
-            except LedgerError as error:
-                return await _ledger_error(request, error)
-            except HTTPException:
-                raise  # The application's to answer, as for a route it does not have.
-            except Exception as error:
-                logger.error("%s %s failed", request.method, request.url.path, exc_info=error)
-                return await _unexpected_error(request, error)
+            response, error = await _answer(handle, request)
+            observe: Observer | None = getattr(request.state, OBSERVER_KEY, None)
+            if observe is not None:
+                observe(self.path_format, request.method, response.status_code, error)
+            return response
 
         return answer
+
+
+async def _answer(
+    handle: Callable[[Request], Coroutine[Any, Any, Response]], request: Request
+) -> tuple[Response, Exception | None]:
+    """The route's answer, and the error it answers if any."""
+    try:
+        return await handle(request), None
+    except RequestRefusedError as error:
+        return await _refusal(request, error), error
+    except RequestValidationError as error:
+        return await _validation_error(request, error), error
+    except LedgerError as error:
+        return await _ledger_error(request, error), error
+    except HTTPException:
+        raise  # The application's to answer, as for a route it does not have.
+    except Exception as error:
+        logger.error("%s %s failed", request.method, request.url.path, exc_info=error)
+        return await _unexpected_error(request, error), error
 
 
 def install(app: FastAPI) -> None:

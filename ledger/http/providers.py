@@ -19,6 +19,7 @@ from fastapi.responses import PlainTextResponse
 
 from ledger.http import problems
 from ledger.http.bodies import read_body
+from ledger.http.metrics import count_ingested
 from ledger.http.problems import AsciiJSON, ProblemRoute, RequestRefusedError
 from ledger.http.settings import ServerSettings
 from ledger.http.state import runtime_of, settings_of
@@ -40,7 +41,7 @@ async def meta_webhook(request: Request) -> AsciiJSON:
     body = await read_body(request, settings.max_body)
     header = request.headers.get(meta.SIGNATURE_HEADER)
     _check(meta.SIGNATURE_HEADER, meta.verify_signature(str(settings.meta_app_secret), body, header), header)
-    return _answer(await ledger.ingest_body(body, provider="meta"))
+    return _answer(request, await ledger.ingest_body(body, provider="meta"))
 
 
 async def meta_subscription(request: Request) -> PlainTextResponse:
@@ -68,7 +69,7 @@ async def twilio_webhook(request: Request) -> AsciiJSON:
         str(settings.twilio_auth_token), str(settings.twilio_url), params, header
     )
     _check(twilio.SIGNATURE_HEADER, valid, header)
-    return _answer(await ledger.ingest_body(body, provider="twilio"))
+    return _answer(request, await ledger.ingest_body(body, provider="twilio"))
 
 
 def _check(header_name: str, valid: bool, header: str | None) -> None:
@@ -78,7 +79,8 @@ def _check(header_name: str, valid: bool, header: str | None) -> None:
         raise RequestRefusedError("bad_signature", f"the {header_name} header does not match the body")
 
 
-def _answer(outcome: BodyOutcome) -> AsciiJSON:
+def _answer(request: Request, outcome: BodyOutcome) -> AsciiJSON:
+    count_ingested(request, outcome.provider, outcome.outcomes)
     if outcome.malformed:
         reason = outcome.outcomes[0].reason or "not the provider's webhook"
         return problems.problem("invalid_payload", reason, outcome=outcome.to_dict())

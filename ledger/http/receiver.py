@@ -26,14 +26,16 @@ from fastapi import APIRouter, Depends, Request
 
 from ledger.aio import AsyncLedger
 from ledger.errors import StorageError
-from ledger.http import health, providers, reads, webhooks
+from ledger.http import health, metrics, providers, reads, webhooks
+from ledger.http.metrics import Metrics
+from ledger.http.problems import OBSERVER_KEY
 from ledger.http.runtime import Runtime
 from ledger.http.settings import ServerSettings
 from ledger.http.state import STATE_KEY
 
 
 class Receiver:
-    """The webhook, send-record, read and health routes over one ledger, as one ``APIRouter``.
+    """The webhook, send-record, read, metrics and health routes over one ledger, as one ``APIRouter``.
 
     ``freeze_gc``: once the ledger is open, keep what is loaded by then out of the cyclic
     garbage collector (``gc.freeze()``), which otherwise stops every request in flight
@@ -45,6 +47,8 @@ class Receiver:
         self.freeze_gc = freeze_gc
         #: What the lifespan opened (or :func:`ledger.http.serve.run`, before it); ``None`` otherwise.
         self.runtime: Runtime | None = None
+        #: This receiver's Prometheus metrics (its own registry), served at ``/metrics``; ``None`` when off.
+        self.metrics = Metrics(lambda: self.runtime) if settings.metrics else None
         attach = Depends(self.attach)
         #: The routes to include; their lifespan is this receiver's.
         self.router = APIRouter(lifespan=self.lifespan)
@@ -52,6 +56,8 @@ class Receiver:
         self.router.include_router(providers.router(settings), dependencies=[attach])
         guarded = [attach, Depends(reads.require_token)] if settings.api_token else [attach]
         self.router.include_router(reads.router(), dependencies=guarded)
+        if self.metrics is not None:
+            self.router.include_router(metrics.router(), dependencies=guarded)
         self.router.include_router(health.router(), dependencies=[attach])
 
     @property
@@ -64,12 +70,16 @@ class Receiver:
     def attach(self, request: Request) -> None:
         """A dependency of every route: the receiver serving the request (see :mod:`ledger.http.state`)."""
         setattr(request.state, STATE_KEY, self)
+        if self.metrics is not None:
+            setattr(request.state, OBSERVER_KEY, self.metrics.observe_answer)
 
     @asynccontextmanager
     async def lifespan(self, _: Any) -> AsyncIterator[None]:
         """Open the runtime (unless it is open already) and close it at shutdown."""
         if self.runtime is None:
             self.runtime = await asyncio.to_thread(Runtime, self.settings)
+        if self.metrics is not None:
+            self.runtime.writer.observer = self.metrics.observe_batch
         if self.freeze_gc:
             gc.freeze()
         try:

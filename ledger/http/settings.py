@@ -26,7 +26,8 @@ class ServerSettings:
     bound one group commit.  ``catch_up``: each read of the views (failures, summary,
     the message list) first applies what is new in the log; turn it off where a
     ``ledger project --follow`` process keeps them current (reads are then as fresh as
-    that process, and receivers never contend for the views).
+    that process, and receivers never contend for the views).  ``metrics``: count and serve
+    Prometheus metrics at ``/metrics`` (off: neither, for the load test's comparison).
     """
 
     url: Database = None
@@ -41,6 +42,7 @@ class ServerSettings:
     meta_verify_token: str | None = None
     twilio_auth_token: str | None = None
     twilio_url: str | None = None
+    metrics: bool = True
 
     def __post_init__(self) -> None:
         if (self.twilio_auth_token is None) != (self.twilio_url is None):

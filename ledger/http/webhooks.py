@@ -17,6 +17,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter, V
 from ledger.connectly import MAX_ID_LENGTH, WEBHOOK
 from ledger.http import openapi, problems
 from ledger.http.bodies import read_body, signed_body
+from ledger.http.metrics import count_ingested
 from ledger.http.problems import AsciiJSON, ProblemRoute, RequestRefusedError
 from ledger.http.reads import require_token
 from ledger.http.settings import ServerSettings
@@ -51,6 +52,7 @@ async def delivery_status(request: Request) -> AsciiJSON:
     """A delivery_status webhook, answered after its report is committed."""
     ledger = runtime_of(request).ledger  # Before the body: a receiver not running reads none.
     outcome = await ledger.ingest(await signed_body(request))
+    count_ingested(request, "connectly", [outcome])
     if outcome.malformed:
         reason = outcome.reason or "not a delivery_status report"
         return problems.problem("invalid_payload", reason, outcome=outcome.to_dict())
