@@ -33,20 +33,36 @@ def caught_up(db: str | None) -> Projections:
     return views
 
 
-def status(message_id: str, db: Db = None, as_json: AsJson = False) -> None:
-    """Show where a message stands."""
+def status(
+    message_id: str,
+    as_of: Annotated[
+        str | None, typer.Option(help="As the ledger knew it at this time (ISO-8601, by received time, inclusive).")
+    ] = None,
+    db: Db = None,
+    as_json: AsJson = False,
+) -> None:
+    """Show where a message stands (or stood, with --as-of)."""
+    moment = parse_time(as_of, "--as-of")
     with clear_errors(), Ledger.open(db, create=False) as ledger:
-        view = ledger.message(message_id)
+        view = ledger.message(message_id, as_of=moment)
     if as_json:
         render.print_json(view.to_dict())
     else:
         render.show(console.out, render.message_table(view))
 
 
-def history(message_id: str, db: Db = None, as_json: AsJson = False) -> None:
-    """Show a message's audit trail: what arrived, when, and what it did."""
+def history(
+    message_id: str,
+    until: Annotated[
+        str | None, typer.Option(help="Only what was received by this time (ISO-8601, inclusive).")
+    ] = None,
+    db: Db = None,
+    as_json: AsJson = False,
+) -> None:
+    """Show a message's audit trail: what arrived, when, and what it did (up to --until)."""
+    moment = parse_time(until, "--until")
     with clear_errors(), Ledger.open(db, create=False) as ledger:
-        entries = ledger.history(message_id)
+        entries = ledger.history(message_id, until=moment)
     if as_json:
         render.print_json([entry.to_dict() for entry in entries])
     else:

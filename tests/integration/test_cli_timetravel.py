@@ -1,0 +1,60 @@
+"""``ledger status ID --as-of T`` and ``ledger history ID --until T``: the message as the ledger knew it at T."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from ledger.cli import app
+from tests.integration.test_timetravel import write
+
+runner = CliRunner()
+
+
+def run(*args: str) -> Any:
+    return runner.invoke(app, list(args), catch_exceptions=False)
+
+
+@pytest.fixture
+def db(sqlite_database: str) -> str:
+    """m-1 recorded as sent at 01:00 on 2022-01-07, reported delivered at 02:00 and read at 03:00."""
+    write(sqlite_database)
+    return sqlite_database
+
+
+def test_status_as_of_a_time_shows_the_message_as_it_stood_then(db: str) -> None:
+    then = json.loads(run("status", "m-1", "--as-of", "2022-01-07T02:30:00Z", "--json", "--db", db).stdout)
+    assert (then["status"], then["read_at"], then["version"]) == ("delivered", None, 3)
+    now = json.loads(run("status", "m-1", "--json", "--db", db).stdout)
+    assert now["status"] == "read"
+
+
+def test_a_time_without_a_zone_is_utc_and_one_with_an_offset_is_converted(db: str) -> None:
+    naive = json.loads(run("status", "m-1", "--as-of", "2022-01-07T01:59:59", "--json", "--db", db).stdout)
+    assert naive["status"] == "accepted"
+    # 03:00+01:00 is 02:00 UTC: the delivery had just arrived.
+    shifted = json.loads(run("status", "m-1", "--as-of", "2022-01-07T03:00+01:00", "--json", "--db", db).stdout)
+    assert shifted["status"] == "delivered"
+
+
+def test_history_until_a_time_lists_what_had_arrived_by_then(db: str) -> None:
+    entries = json.loads(run("history", "m-1", "--until", "2022-01-07T02:00:00Z", "--json", "--db", db).stdout)
+    assert [entry["event"] for entry in entries] == ["opened", "send_recorded", "stage_reported"]
+    table = run("history", "m-1", "--until", "2022-01-07T02:00:00Z", "--db", db)
+    assert table.exit_code == 0
+    rows = [line for line in table.stdout.splitlines() if line.startswith("│ ")]
+    assert [row.split()[3] for row in rows] == ["opened", "send_recorded", "stage_reported"]
+    assert "delivered" in rows[-1]
+
+
+@pytest.mark.parametrize("command", [["status", "m-1", "--as-of"], ["history", "m-1", "--until"]])
+def test_before_the_message_arrived_it_is_unknown_and_a_bad_time_is_a_usage_error(db: str, command: list[str]) -> None:
+    early = run(*command, "2022-01-07T00:59:59Z", "--db", db)
+    assert early.exit_code == 1
+    assert "no message with id 'm-1' as of 2022-01-07T00:59:59+00:00" in early.stderr
+    bad = run(*command, "yesterday", "--db", db)
+    assert bad.exit_code == 2
+    assert "not an ISO-8601 time" in bad.stderr
