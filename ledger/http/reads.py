@@ -91,14 +91,27 @@ async def messages(
     return AsciiJSON(page.to_dict())
 
 
-async def message(message_id: str, request: Request) -> AsciiJSON:
-    """Where a message stands."""
-    return AsciiJSON((await runtime_of(request).ledger.message(message_id)).to_dict())
+async def message(
+    message_id: str,
+    request: Request,
+    as_of: Annotated[
+        datetime | None, Query(description="As the ledger knew it then: by received time, inclusive (UTC if no zone).")
+    ] = None,
+) -> AsciiJSON:
+    """Where a message stands, or stood ``as_of`` a past time (404 if it had not arrived by then)."""
+    return AsciiJSON((await runtime_of(request).ledger.message(message_id, as_of=_utc(as_of))).to_dict())
 
 
-async def history(message_id: str, request: Request) -> AsciiJSON:
-    """A message's audit trail, oldest first."""
-    return AsciiJSON([entry.to_dict() for entry in await runtime_of(request).ledger.history(message_id)])
+async def history(
+    message_id: str,
+    request: Request,
+    until: Annotated[
+        datetime | None, Query(description="Only what was received by this time, inclusive (UTC if no zone).")
+    ] = None,
+) -> AsciiJSON:
+    """A message's audit trail, oldest first; with ``until``, what had arrived by then."""
+    entries = await runtime_of(request).ledger.history(message_id, until=_utc(until))
+    return AsciiJSON([entry.to_dict() for entry in entries])
 
 
 async def rejections(
