@@ -2,12 +2,17 @@
 
 None of them creates a database, and none shows stale data: ``status``, ``history`` and
 ``rejections`` read the ledger itself; ``failures`` and ``summary`` catch the read models
-up first.
+up first.  With ``--as-of`` (``--until`` for ``history``) they show what the ledger knew at
+that time instead: ``failures`` and ``summary`` then rebuild the views from the log apart,
+leaving the ledger's own alone (:mod:`projections.past`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import fields
+from datetime import datetime
 from typing import Annotated
 
 import typer
@@ -18,6 +23,8 @@ from ledger.cli.errors import ExitStatus, clear_errors, fail
 from ledger.cli.input import parse_time
 from ledger.cli.options import AsJson, Db
 from projections import GROUP_BY, Failure, FailureGroup, Projections
+from projections.past import rebuild_as_of
+from projections.queries import ViewQueries
 
 #: The largest ``--limit``: a database's LIMIT is a signed 64-bit integer.
 MAX_LIMIT = 2**63 - 1
@@ -33,11 +40,29 @@ def caught_up(db: str | None) -> Projections:
     return views
 
 
+@contextmanager
+def views_as_of(db: str | None, moment: datetime | None) -> Iterator[ViewQueries]:
+    """The read models caught up (``moment`` None), or rebuilt apart as of ``moment`` (see :mod:`projections.past`)."""
+    if moment is None:
+        with caught_up(db) as views:
+            yield views
+        return
+    with Ledger.open(db, create=False) as ledger, console.progress_bar(transient=True) as progress:
+        task = progress.add_task(f"rebuilding as of {moment.isoformat()}", total=ledger.recorder.max_notification_id())
+        past = rebuild_as_of(ledger, moment, on_progress=lambda p: progress.update(task, completed=p.position))
+    with past:
+        yield past
+
+
+AsOf = Annotated[
+    str | None,
+    typer.Option(help="As the ledger knew it at this time (ISO-8601, by received time, inclusive)."),
+]
+
+
 def status(
     message_id: str,
-    as_of: Annotated[
-        str | None, typer.Option(help="As the ledger knew it at this time (ISO-8601, by received time, inclusive).")
-    ] = None,
+    as_of: AsOf = None,
     db: Db = None,
     as_json: AsJson = False,
 ) -> None:
@@ -74,6 +99,7 @@ def failures(
     until: Annotated[str | None, typer.Option(help="Until this time (ISO-8601, exclusive).")] = None,
     by: Annotated[str, typer.Option(help=f"Group by {' | '.join(GROUP_BY)}.")] = "code",
     details: Annotated[bool, typer.Option("--details", help="List each failure instead of groups.")] = False,
+    as_of: AsOf = None,
     db: Db = None,
     as_json: AsJson = False,
     as_csv: Annotated[bool, typer.Option("--csv", help="Machine output: CSV on stdout.")] = False,
@@ -86,7 +112,8 @@ def failures(
     start, end = parse_time(since, "--since"), parse_time(until, "--until")
     if start is not None and end is not None and start > end:
         fail("--since is later than --until", ExitStatus.USAGE)
-    with clear_errors(), caught_up(db) as views:
+    moment = parse_time(as_of, "--as-of")
+    with clear_errors(), views_as_of(db, moment) as views:
         if details:
             rows = views.failure_report.failures(since=start, until=end, limit=1_000_000)
             records = [row.to_dict() for row in rows]
@@ -105,13 +132,15 @@ def failures(
 
 def summary(
     by: Annotated[str | None, typer.Option(help="Also per campaign or day.")] = None,
+    as_of: AsOf = None,
     db: Db = None,
     as_json: AsJson = False,
 ) -> None:
     """The delivery funnel: counts, delivery and read rates, latency percentiles."""
     if by not in (None, "campaign", "day"):
         raise typer.BadParameter("choose campaign or day", param_hint="--by")
-    with clear_errors(), caught_up(db) as views:
+    moment = parse_time(as_of, "--as-of")
+    with clear_errors(), views_as_of(db, moment) as views:
         rows = views.funnel.summary(by=by)  # type: ignore[arg-type]
     if as_json:
         render.print_json([row.to_dict() for row in rows])
