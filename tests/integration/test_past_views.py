@@ -79,6 +79,20 @@ class PastViewsContract:
                 funnel_rows = connection.execute(sqlalchemy.text("SELECT count(*) FROM view_funnel")).scalar()
             assert funnel_rows == 0
 
+    def test_an_event_stamped_earlier_than_the_one_before_it_counts_only_from_that_one(self, url: str) -> None:
+        # A writer whose clock ran behind recorded m-1's failure (version 4) with a time before version 3's.
+        received = iter((R1, R3, R2))
+        with Ledger.open(url, clock=lambda: next(received)) as ledger:
+            ledger.record_sent("m-1", sender=SENDER, recipient=RECIPIENT)
+            ledger.ingest(webhook("m-1", Status.SENT, 10, recipient=RECIPIENT))
+            ledger.ingest(webhook("m-1", Status.FAILED, 20, recipient=RECIPIENT, error=OPTED_OUT))
+            with rebuild_as_of(ledger, R2) as views:
+                assert views.failures() == []
+                assert views.summary()[0].counts[Status.ACCEPTED] == 1
+            with rebuild_as_of(ledger, R3) as views:
+                assert [failure.message_id for failure in views.failures()] == ["m-1"]
+                assert views.summary()[0].counts[Status.FAILED] == 1
+
     def test_a_moment_without_a_time_zone_is_refused(self, ledger: Ledger) -> None:
         with pytest.raises(ValueError, match="time zone"):
             rebuild_as_of(ledger, datetime(2022, 1, 7, 2))
