@@ -60,6 +60,10 @@ def router() -> APIRouter:
 
 
 Since = Annotated[datetime | None, Query(description="From this time, inclusive (UTC if no zone).")]
+AsOf = Annotated[
+    datetime | None,
+    Query(description="As the ledger knew it then: by received time, inclusive (UTC if no zone)."),
+]
 Until = Annotated[datetime | None, Query(description="Until this time, exclusive (UTC if no zone).")]
 
 
@@ -135,24 +139,30 @@ async def failures(
     by: Annotated[GroupBy, Query(description="Group the failures by this.")] = "code",
     details: Annotated[bool, Query(description="List each failure instead of groups.")] = False,
     limit: Annotated[int, Query(ge=1, le=100_000, description="With details: at most this many.")] = 1000,
+    as_of: AsOf = None,
 ) -> AsciiJSON:
-    """The failure report: failures grouped by code, type, campaign, recipient or day, or each one."""
+    """The failure report: failures grouped by code, type, campaign, recipient or day, or each one.
+
+    With ``as_of``, the report as the ledger knew it then, rebuilt from the log (a full read of it).
+    """
     runtime = runtime_of(request)
-    start, end, fresh = _utc(since), _utc(until), runtime.fresh
+    start, end, fresh, moment = _utc(since), _utc(until), runtime.fresh, _utc(as_of)
     if details:
-        found = await runtime.ledger.failures(since=start, until=end, limit=limit, fresh=fresh)
+        found = await runtime.ledger.failures(since=start, until=end, limit=limit, fresh=fresh, as_of=moment)
         return AsciiJSON([row.to_dict() for row in found])
-    groups = await runtime.ledger.failure_summary(by=by, since=start, until=end, fresh=fresh)
+    groups = await runtime.ledger.failure_summary(by=by, since=start, until=end, fresh=fresh, as_of=moment)
     return AsciiJSON([group.to_dict() for group in groups])
 
 
 async def summary(
     request: Request,
     by: Annotated[FunnelBy | None, Query(description="Also one row per campaign or day.")] = None,
+    as_of: AsOf = None,
 ) -> AsciiJSON:
-    """The delivery funnel: counts, delivery and read rates, latency percentiles."""
+    """The delivery funnel: counts, delivery and read rates, latency percentiles (``as_of``: as of then)."""
     runtime = runtime_of(request)
-    return AsciiJSON([row.to_dict() for row in await runtime.ledger.summary(by=by, fresh=runtime.fresh)])
+    rows = await runtime.ledger.summary(by=by, fresh=runtime.fresh, as_of=_utc(as_of))
+    return AsciiJSON([row.to_dict() for row in rows])
 
 
 def _utc(moment: datetime | None) -> datetime | None:

@@ -93,6 +93,19 @@ class PastViewsContract:
                 assert [failure.message_id for failure in views.failures()] == ["m-1"]
                 assert views.summary()[0].counts[Status.FAILED] == 1
 
+    def test_the_ledgers_report_queries_take_a_moment_and_leave_the_live_views_alone(
+        self, ledger: Ledger, url: str
+    ) -> None:
+        [funnel] = ledger.summary(as_of=R2)
+        assert (funnel.total, funnel.counts[Status.DELIVERED], funnel.counts[Status.FAILED]) == (2, 1, 1)
+        assert ledger.failures(as_of=R2 - SECOND) == []
+        assert [failure.message_id for failure in ledger.failures(as_of=R2)] == ["m-2"]
+        [group] = ledger.failure_summary(by="campaign", as_of=R2)
+        assert (group.key, group.count) == ("fall", 1)
+        with Projections.open(url, create=False) as live:
+            assert set(live.positions().values()) == {0}
+        assert ledger.summary()[0].total == 3
+
     def test_a_moment_without_a_time_zone_is_refused(self, ledger: Ledger) -> None:
         with pytest.raises(ValueError, match="time zone"):
             rebuild_as_of(ledger, datetime(2022, 1, 7, 2))

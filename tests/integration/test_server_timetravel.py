@@ -1,4 +1,5 @@
-"""``GET /messages/{id}?as_of=T`` and ``GET /messages/{id}/history?until=T`` against a real ``ledger serve``."""
+"""``GET /messages/{id}?as_of=T``, ``GET /messages/{id}/history?until=T`` and the reports' ``as_of=T``
+against a real ``ledger serve``."""
 
 from __future__ import annotations
 
@@ -7,14 +8,15 @@ from pathlib import Path
 
 import pytest
 
+from tests.integration.test_past_views import write
 from tests.integration.test_server import Server, serving
-from tests.integration.test_timetravel import write
 from tests.problems import assert_problem
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    """Serving m-1, recorded as sent at 01:00 on 2022-01-07, reported delivered at 02:00 and read at 03:00."""
+    """Serving m-1 and m-2, sent at 01:00 on 2022-01-07; m-1 delivered and m-2 failed at 02:00; m-1 read and
+    m-3 sent at 03:00."""
     tmp: Path = tmp_path_factory.mktemp("timetravel")
     url = f"sqlite:///{tmp / 'ledger.db'}"
     write(url)
@@ -45,3 +47,15 @@ def test_before_the_message_arrived_it_is_not_found(server: Server) -> None:
 def test_a_time_that_does_not_parse_is_refused(server: Server) -> None:
     assert_problem(server.get("/messages/m-1", as_of="yesterday"), 400, "invalid_request")
     assert_problem(server.get("/messages/m-1/history", until="yesterday"), 400, "invalid_request")
+
+
+def test_the_reports_as_of_a_time_count_what_had_arrived_by_then(server: Server) -> None:
+    [funnel] = server.get("/reports/summary", as_of="2022-01-07T02:00:00Z").json()
+    assert (funnel["total"], funnel["counts"]["delivered"], funnel["counts"]["failed"]) == (2, 1, 1)
+    assert server.get("/reports/summary").json()[0]["total"] == 3
+    assert server.get("/reports/failures", as_of="2022-01-07T01:59:59Z", details="true").json() == []
+    [failure] = server.get("/reports/failures", as_of="2022-01-07T02:00:00Z", details="true").json()
+    assert failure["message_id"] == "m-2"
+    [group] = server.get("/reports/failures", as_of="2022-01-07T02:00:00Z", by="campaign").json()
+    assert (group["key"], group["count"]) == ("fall", 1)
+    assert_problem(server.get("/reports/summary", as_of="soon"), 400, "invalid_request")
