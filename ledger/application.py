@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, ClassVar, Self, TypeVar
 from ledger.databases import Database, open_sql_store
 from ledger.decisions import Payload as Payload
 from ledger.decisions import check_send, decide_batch, parse
-from ledger.errors import InvalidPayloadError, MessageNotFoundError
+from ledger.errors import InvalidPayloadError
 from ledger.gcpause import gc_paused
 from ledger.hosted import joined
 from ledger.ingestion import LedgerBodies
@@ -31,8 +31,8 @@ from ledger.sqlstore import MESSAGE_CACHE_MAXSIZE as MESSAGE_CACHE_MAXSIZE
 from ledger.sqlstore import SQLMessageStore
 from ledger.status import STRICT, TransitionTable
 from ledger.store import MessageStore, uncommitted
-from ledger.timetravel import history_until, message_as_of
-from ledger.views import HistoryEntry, IngestOutcome, MessageView, Rejection, history_of
+from ledger.timetravel import LedgerHistory
+from ledger.views import IngestOutcome, MessageView, Rejection
 
 if TYPE_CHECKING:
     from types import TracebackType
@@ -52,7 +52,7 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-class Ledger(LedgerQueries, LedgerBodies):
+class Ledger(LedgerHistory, LedgerQueries, LedgerBodies):
     """An event-sourced ledger of message delivery statuses.
 
     Open it with :meth:`open`; it is a context manager.  Every public method is safe to
@@ -239,34 +239,6 @@ class Ledger(LedgerQueries, LedgerBodies):
         received = [(payload, at) for payload in payloads]
         parsed = [parse(payload) for payload, _ in received]
         return self._retried(lambda: self._apply(received, parsed))
-
-    def message(self, message_id: str, *, as_of: datetime | None = None) -> MessageView:
-        """The message as it stands; :class:`~ledger.errors.MessageNotFoundError` if unknown.
-
-        ``as_of`` (a time with a zone): the message as the ledger knew it then, rebuilt
-        from the events it had received by then, inclusive (by received time, not the
-        provider's; see :mod:`ledger.timetravel`); ``MessageNotFoundError`` if none.
-        """
-        if as_of is not None:
-            return message_as_of(message_id, self.store.events_of(message_id), as_of)
-        with self._lock:
-            message = self.store.load([message_id]).get(message_id)
-        if message is None:
-            raise MessageNotFoundError(message_id=message_id)
-        return MessageView.of(message)
-
-    def history(self, message_id: str, *, until: datetime | None = None) -> list[HistoryEntry]:
-        """The audit trail of ``message_id``, oldest first: every fact the ledger recorded.
-
-        ``until`` (a time with a zone): only the facts received by then, inclusive, as
-        :meth:`message`'s ``as_of``; ``MessageNotFoundError`` if none.
-        """
-        events = self.store.events_of(message_id)
-        if until is not None:
-            return history_until(message_id, events, until)
-        if not events:
-            raise MessageNotFoundError(message_id=message_id)
-        return history_of(events)
 
     def rejections(
         self, *, limit: int = 100, since: datetime | None = None, message_id: str | None = None

@@ -60,6 +60,21 @@ class TimeTravelContract:
         with pytest.raises(MessageNotFoundError):
             ledger.history("m-1", until=R1 - SECOND)
 
+    def test_a_message_at_a_log_position_is_made_of_its_events_up_to_there(self, url: str) -> None:
+        with Ledger.open(url) as ledger:
+            ledger.record_sent("m-1", sender=SENDER, recipient=RECIPIENT)
+            sent = ledger.recorder.max_notification_id() or 0
+            ledger.ingest(webhook("m-2", Status.SENT, 5, recipient=RECIPIENT))
+            other = ledger.recorder.max_notification_id() or 0
+            ledger.ingest(webhook("m-1", Status.DELIVERED, 10, recipient=RECIPIENT))
+        with Ledger.open(url, create=False) as reader:
+            assert reader.message("m-1", at_position=other).status is Status.ACCEPTED
+            assert reader.message("m-1", at_position=other).version == 2
+            assert reader.message("m-1", at_position=other + 1) == reader.message("m-1")
+            assert [entry.event for entry in reader.history("m-2", at_position=other)] == ["opened", "stage_reported"]
+            with pytest.raises(MessageNotFoundError, match=f"at log position {sent}"):
+                reader.history("m-2", at_position=sent)
+
     def test_an_encrypted_ledger_travels_in_time_with_its_key(self, url: str) -> None:
         write(url, cipher_key=KEY)
         with Ledger.open(url, create=False, cipher_key=KEY) as reader:

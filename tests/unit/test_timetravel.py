@@ -111,3 +111,44 @@ def test_a_moment_without_a_time_zone_is_refused(ledger: Ledger) -> None:
         ledger.message("m-1", as_of=datetime(2022, 1, 7, 2))
     with pytest.raises(ValueError, match="time zone"):
         ledger.history("m-1", until=datetime(2022, 1, 7, 2))
+
+
+def test_a_message_at_a_log_position_is_made_of_its_events_up_to_there(ledger: Ledger, clock: Clock) -> None:
+    # Positions 1-5 are m-1's; m-2's webhook opens it at 6 and reports it at 7; m-1's contradiction is 8.
+    clock.now = R4 + timedelta(hours=1)
+    ledger.ingest(delivery_status_payload("m-2", Status.SENT, timestamp=SENT_AT, recipient=RECIPIENT))
+    ledger.ingest(webhook(Status.FAILED, 40, recipient=RECIPIENT))
+    assert ledger.message("m-1", at_position=3).status is Status.SENT
+    assert ledger.message("m-1", at_position=4).status is Status.READ
+    assert ledger.message("m-1", at_position=7) == ledger.message("m-1", as_of=R4)
+    assert ledger.message("m-1", at_position=8) == ledger.message("m-1")
+    assert [entry.event for entry in ledger.history("m-2", at_position=6)] == ["opened"]
+    assert len(ledger.history("m-1", at_position=100)) == 6
+
+
+def test_a_message_with_no_event_up_to_a_log_position_is_not_found_there(ledger: Ledger) -> None:
+    ledger.ingest(delivery_status_payload("m-2", Status.SENT, timestamp=SENT_AT, recipient=RECIPIENT))
+    with pytest.raises(MessageNotFoundError, match="at log position 5") as raised:
+        ledger.message("m-2", at_position=5)
+    assert raised.value.at_position == 5
+    with pytest.raises(MessageNotFoundError):
+        ledger.history("m-1", at_position=0)
+
+
+def test_a_time_and_a_position_at_once_or_a_negative_position_are_refused(ledger: Ledger) -> None:
+    with pytest.raises(ValueError, match="not both"):
+        ledger.message("m-1", as_of=R2, at_position=3)
+    with pytest.raises(ValueError, match="not both"):
+        ledger.history("m-1", until=R2, at_position=3)
+    with pytest.raises(ValueError, match=">= 0"):
+        ledger.message("m-1", at_position=-1)
+
+
+def test_a_dry_run_leaves_no_position_behind(ledger: Ledger) -> None:
+    with ledger.dry_run():
+        ledger.ingest(delivery_status_payload("m-2", Status.SENT, timestamp=SENT_AT, recipient=RECIPIENT))
+        assert ledger.message("m-2", at_position=7).status is Status.SENT
+    ledger.ingest(delivery_status_payload("m-3", Status.SENT, timestamp=SENT_AT, recipient=RECIPIENT))
+    with pytest.raises(MessageNotFoundError):
+        ledger.message("m-2", at_position=7)
+    assert ledger.message("m-3", at_position=7).status is Status.SENT
