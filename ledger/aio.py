@@ -128,13 +128,17 @@ class AsyncLedger:
             partial(record, channel=channel, template=template, campaign=campaign, sent_at=sent_at)
         )
 
-    async def message(self, message_id: str, *, as_of: datetime | None = None) -> MessageView:
-        """The message as it stands (or stood ``as_of``, as ``Ledger.message``); ``MessageNotFoundError`` if unknown."""
-        return await self._read(partial(self.reader.message, message_id, as_of=as_of))
+    async def message(
+        self, message_id: str, *, as_of: datetime | None = None, at_position: int | None = None
+    ) -> MessageView:
+        """The message as it stands (or stood, as ``Ledger.message``); ``MessageNotFoundError`` if unknown."""
+        return await self._read(partial(self.reader.message, message_id, as_of=as_of, at_position=at_position))
 
-    async def history(self, message_id: str, *, until: datetime | None = None) -> list[HistoryEntry]:
-        """The audit trail of ``message_id``, oldest first (received by ``until``, as ``Ledger.history``)."""
-        return await self._read(partial(self.reader.history, message_id, until=until))
+    async def history(
+        self, message_id: str, *, until: datetime | None = None, at_position: int | None = None
+    ) -> list[HistoryEntry]:
+        """The audit trail of ``message_id``, oldest first (up to a time or position, as ``Ledger.history``)."""
+        return await self._read(partial(self.reader.history, message_id, until=until, at_position=at_position))
 
     async def rejections(
         self, *, limit: int = 100, since: datetime | None = None, message_id: str | None = None

@@ -58,18 +58,28 @@ AsOf = Annotated[
     str | None,
     typer.Option(help="As the ledger knew it at this time (ISO-8601, by received time, inclusive)."),
 ]
+AtPosition = Annotated[
+    int | None, typer.Option(min=0, help="As the log stood at this position (notification id), inclusive.")
+]
+
+
+def _when(moment: datetime | None, position: int | None, option: str) -> None:
+    if moment is not None and position is not None:
+        fail(f"{option} and --at-position cannot be used together", ExitStatus.USAGE)
 
 
 def status(
     message_id: str,
     as_of: AsOf = None,
+    at_position: AtPosition = None,
     db: Db = None,
     as_json: AsJson = False,
 ) -> None:
-    """Show where a message stands (or stood, with --as-of)."""
+    """Show where a message stands (or stood, with --as-of or --at-position)."""
     moment = parse_time(as_of, "--as-of")
+    _when(moment, at_position, "--as-of")
     with clear_errors(), Ledger.open(db, create=False) as ledger:
-        view = ledger.message(message_id, as_of=moment)
+        view = ledger.message(message_id, as_of=moment, at_position=at_position)
     if as_json:
         render.print_json(view.to_dict())
     else:
@@ -81,13 +91,15 @@ def history(
     until: Annotated[
         str | None, typer.Option(help="Only what was received by this time (ISO-8601, inclusive).")
     ] = None,
+    at_position: AtPosition = None,
     db: Db = None,
     as_json: AsJson = False,
 ) -> None:
-    """Show a message's audit trail: what arrived, when, and what it did (up to --until)."""
+    """Show a message's audit trail: what arrived, when, and what it did (up to --until or --at-position)."""
     moment = parse_time(until, "--until")
+    _when(moment, at_position, "--until")
     with clear_errors(), Ledger.open(db, create=False) as ledger:
-        entries = ledger.history(message_id, until=moment)
+        entries = ledger.history(message_id, until=moment, at_position=at_position)
     if as_json:
         render.print_json([entry.to_dict() for entry in entries])
     else:

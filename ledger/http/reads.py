@@ -65,6 +65,7 @@ AsOf = Annotated[
     Query(description="As the ledger knew it then: by received time, inclusive (UTC if no zone)."),
 ]
 Until = Annotated[datetime | None, Query(description="Until this time, exclusive (UTC if no zone).")]
+AtPosition = Annotated[int | None, Query(ge=0, description="As the log stood at this notification id.")]
 
 
 async def messages(
@@ -98,12 +99,16 @@ async def messages(
 async def message(
     message_id: str,
     request: Request,
-    as_of: Annotated[
-        datetime | None, Query(description="As the ledger knew it then: by received time, inclusive (UTC if no zone).")
-    ] = None,
+    as_of: AsOf = None,
+    at_position: AtPosition = None,
 ) -> AsciiJSON:
-    """Where a message stands, or stood ``as_of`` a past time (404 if it had not arrived by then)."""
-    return AsciiJSON((await runtime_of(request).ledger.message(message_id, as_of=_utc(as_of))).to_dict())
+    """Where a message stands, or stood ``as_of`` a past time or ``at_position`` (404 if it had not arrived)."""
+    ledger = runtime_of(request).ledger
+    try:
+        view = await ledger.message(message_id, as_of=_utc(as_of), at_position=at_position)
+    except ValueError as error:
+        raise RequestRefusedError("invalid_request", str(error)) from None
+    return AsciiJSON(view.to_dict())
 
 
 async def history(
@@ -112,9 +117,14 @@ async def history(
     until: Annotated[
         datetime | None, Query(description="Only what was received by this time, inclusive (UTC if no zone).")
     ] = None,
+    at_position: AtPosition = None,
 ) -> AsciiJSON:
-    """A message's audit trail, oldest first; with ``until``, what had arrived by then."""
-    entries = await runtime_of(request).ledger.history(message_id, until=_utc(until))
+    """A message's audit trail, oldest first; with ``until`` or ``at_position``, what had arrived by then."""
+    ledger = runtime_of(request).ledger
+    try:
+        entries = await ledger.history(message_id, until=_utc(until), at_position=at_position)
+    except ValueError as error:
+        raise RequestRefusedError("invalid_request", str(error)) from None
     return AsciiJSON([entry.to_dict() for entry in entries])
 
 

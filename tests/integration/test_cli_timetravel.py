@@ -88,3 +88,16 @@ def test_failures_as_of_a_time_lists_only_the_failures_received_by_then(campaign
     [group] = json.loads(run("failures", "--json", "--db", campaign_db, "--as-of", "2022-01-07T02:00:00Z").stdout)
     assert group["count"] == 1
     assert run("failures", "--as-of", "soon", "--db", campaign_db).exit_code == 2
+
+
+def test_status_and_history_at_a_log_position_show_the_events_up_to_there(db: str) -> None:
+    # m-1's events are the whole log: opened and send_recorded (1, 2), delivered (3), read (4).
+    then = json.loads(run("status", "m-1", "--at-position", "3", "--json", "--db", db).stdout)
+    assert (then["status"], then["version"]) == ("delivered", 3)
+    entries = json.loads(run("history", "m-1", "--at-position", "2", "--json", "--db", db).stdout)
+    assert [entry["event"] for entry in entries] == ["opened", "send_recorded"]
+    assert run("status", "m-1", "--at-position", "0", "--db", db).exit_code == 1
+    both = run("status", "m-1", "--at-position", "3", "--as-of", "2022-01-07T02:00:00Z", "--db", db)
+    assert both.exit_code == 2
+    assert "cannot be used together" in both.stderr
+    assert run("history", "m-1", "--at-position", "-1", "--db", db).exit_code == 2

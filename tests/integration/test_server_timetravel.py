@@ -59,3 +59,16 @@ def test_the_reports_as_of_a_time_count_what_had_arrived_by_then(server: Server)
     [group] = server.get("/reports/failures", as_of="2022-01-07T02:00:00Z", by="campaign").json()
     assert (group["key"], group["count"]) == ("fall", 1)
     assert_problem(server.get("/reports/summary", as_of="soon"), 400, "invalid_request")
+
+
+def test_a_message_at_a_log_position_is_made_of_its_events_up_to_there(server: Server) -> None:
+    # The log begins with m-1's opened and send_recorded (1, 2), then m-2's (3, 4).
+    assert server.get("/messages/m-1", at_position=2).json()["version"] == 2
+    assert_problem(server.get("/messages/m-2", at_position=2), 404, "not_found")
+    assert [entry["event"] for entry in server.get("/messages/m-2/history", at_position=4).json()] == [
+        "opened",
+        "send_recorded",
+    ]
+    assert_problem(server.get("/messages/m-1", at_position=-1), 400, "invalid_request")
+    both = server.get("/messages/m-1/history", at_position=2, until="2022-01-07T02:00:00Z")
+    assert_problem(both, 400, "invalid_request")
