@@ -48,8 +48,10 @@ def views_as_of(db: str | None, moment: datetime | None) -> Iterator[ViewQueries
             yield views
         return
     with Ledger.open(db, create=False) as ledger, console.progress_bar(transient=True) as progress:
-        task = progress.add_task(f"rebuilding as of {moment.isoformat()}", total=ledger.recorder.max_notification_id())
-        past = rebuild_as_of(ledger, moment, on_progress=lambda p: progress.update(task, completed=p.position))
+        task = progress.add_task(f"rebuilding as of {moment.isoformat()}", total=None, rate="")
+        past = rebuild_as_of(
+            ledger, moment, on_progress=lambda p: progress.update(task, completed=p.position, total=p.head)
+        )
     with past:
         yield past
 
