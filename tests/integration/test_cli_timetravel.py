@@ -3,13 +3,15 @@
 
 from __future__ import annotations
 
+import io
 import json
 from typing import Any
 
 import pytest
+from rich.console import Console
 from typer.testing import CliRunner
 
-from ledger.cli import app
+from ledger.cli import app, console
 from tests.integration import test_past_views as past_views
 from tests.integration.test_timetravel import write
 
@@ -101,3 +103,13 @@ def test_status_and_history_at_a_log_position_show_the_events_up_to_there(db: st
     assert both.exit_code == 2
     assert "cannot be used together" in both.stderr
     assert run("history", "m-1", "--at-position", "-1", "--db", db).exit_code == 2
+
+
+def test_the_rebuild_as_of_a_time_shows_its_progress_on_a_terminal(
+    campaign_db: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    terminal = io.StringIO()
+    monkeypatch.setattr(console, "err", Console(file=terminal, force_terminal=True, width=120))
+    result = run("summary", "--as-of", "2022-01-07T02:00:00Z", "--json", "--db", campaign_db)
+    assert result.exit_code == 0, result.output
+    assert "rebuilding as of 2022-01-07T02:00:00+00:00" in terminal.getvalue()
