@@ -45,6 +45,7 @@ smoke: install
 	$(BIN)/python -m benchmarks.aio --quick
 	$(BIN)/python -m benchmarks.providers --quick
 	$(BIN)/python -m benchmarks.audit --quick
+	$(BIN)/python -m benchmarks.timetravel --quick
 
 test: lint typecheck smoke
 	$(BIN)/pytest

@@ -131,13 +131,17 @@ class AsyncLedger:
             partial(record, channel=channel, template=template, campaign=campaign, sent_at=sent_at)
         )
 
-    async def message(self, message_id: str) -> MessageView:
-        """The message as it stands; ``MessageNotFoundError`` if unknown."""
-        return await self._read(partial(self.reader.message, message_id))
+    async def message(
+        self, message_id: str, *, as_of: datetime | None = None, at_position: int | None = None
+    ) -> MessageView:
+        """The message as it stands (or stood, as ``Ledger.message``); ``MessageNotFoundError`` if unknown."""
+        return await self._read(partial(self.reader.message, message_id, as_of=as_of, at_position=at_position))
 
-    async def history(self, message_id: str) -> list[HistoryEntry]:
-        """The audit trail of ``message_id``, oldest first."""
-        return await self._read(partial(self.reader.history, message_id))
+    async def history(
+        self, message_id: str, *, until: datetime | None = None, at_position: int | None = None
+    ) -> list[HistoryEntry]:
+        """The audit trail of ``message_id``, oldest first (up to a time or position, as ``Ledger.history``)."""
+        return await self._read(partial(self.reader.history, message_id, until=until, at_position=at_position))
 
     async def rejections(
         self, *, limit: int = 100, since: datetime | None = None, message_id: str | None = None
@@ -172,20 +176,30 @@ class AsyncLedger:
         recipient: str | None = None,
         limit: int = 1000,
         fresh: bool = True,
+        as_of: datetime | None = None,
     ) -> list[Failure]:
         """Each failure, as ``Ledger.failures`` gives them."""
         query = partial(self.reader.failures, code=code, type=type, campaign=campaign, recipient=recipient)
-        return await self._read(partial(query, since=since, until=until, limit=limit, fresh=fresh))
+        return await self._read(partial(query, since=since, until=until, limit=limit, fresh=fresh, as_of=as_of))
 
     async def failure_summary(
-        self, *, by: GroupBy = "code", since: datetime | None = None, until: datetime | None = None, fresh: bool = True
+        self,
+        *,
+        by: GroupBy = "code",
+        since: datetime | None = None,
+        until: datetime | None = None,
+        fresh: bool = True,
+        as_of: datetime | None = None,
     ) -> list[FailureGroup]:
         """The failures grouped, as ``Ledger.failure_summary`` gives them."""
-        return await self._read(partial(self.reader.failure_summary, by=by, since=since, until=until, fresh=fresh))
+        query = partial(self.reader.failure_summary, by=by, since=since, until=until)
+        return await self._read(partial(query, fresh=fresh, as_of=as_of))
 
-    async def summary(self, *, by: FunnelBy | None = None, fresh: bool = True) -> list[FunnelRow]:
+    async def summary(
+        self, *, by: FunnelBy | None = None, fresh: bool = True, as_of: datetime | None = None
+    ) -> list[FunnelRow]:
         """The delivery funnel, as ``Ledger.summary`` gives it."""
-        return await self._read(partial(self.reader.summary, by=by, fresh=fresh))
+        return await self._read(partial(self.reader.summary, by=by, fresh=fresh, as_of=as_of))
 
     async def aclose(self) -> None:
         """Finish the writes queued, then close both ledgers (in a thread: it waits for the database)."""

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, ClassVar, Self, TypeVar
 from ledger.databases import Database, open_sql_store
 from ledger.decisions import Payload as Payload
 from ledger.decisions import check_send, decide_batch, parse
-from ledger.errors import InvalidPayloadError, MessageNotFoundError
+from ledger.errors import InvalidPayloadError
 from ledger.gcpause import gc_paused
 from ledger.hosted import joined
 from ledger.ingestion import LedgerBodies
@@ -31,7 +31,8 @@ from ledger.sqlstore import MESSAGE_CACHE_MAXSIZE as MESSAGE_CACHE_MAXSIZE
 from ledger.sqlstore import SQLMessageStore
 from ledger.status import STRICT, TransitionTable
 from ledger.store import MessageStore, uncommitted
-from ledger.views import HistoryEntry, IngestOutcome, MessageView, Rejection, history_of
+from ledger.timetravel import LedgerHistory
+from ledger.views import IngestOutcome, MessageView, Rejection
 
 if TYPE_CHECKING:
     from types import TracebackType
@@ -51,7 +52,7 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-class Ledger(LedgerQueries, LedgerBodies):
+class Ledger(LedgerHistory, LedgerQueries, LedgerBodies):
     """An event-sourced ledger of message delivery statuses.
 
     Open it with :meth:`open`; it is a context manager.  Every public method is safe to
@@ -238,21 +239,6 @@ class Ledger(LedgerQueries, LedgerBodies):
         received = [(payload, at) for payload in payloads]
         parsed = [parse(payload) for payload, _ in received]
         return self._retried(lambda: self._apply(received, parsed))
-
-    def message(self, message_id: str) -> MessageView:
-        """The message as it stands; :class:`~ledger.errors.MessageNotFoundError` if unknown."""
-        with self._lock:
-            message = self.store.load([message_id]).get(message_id)
-        if message is None:
-            raise MessageNotFoundError(message_id=message_id)
-        return MessageView.of(message)
-
-    def history(self, message_id: str) -> list[HistoryEntry]:
-        """The audit trail of ``message_id``, oldest first: every fact the ledger recorded."""
-        events = self.store.events_of(message_id)
-        if not events:
-            raise MessageNotFoundError(message_id=message_id)
-        return history_of(events)
 
     def rejections(
         self, *, limit: int = 100, since: datetime | None = None, message_id: str | None = None

@@ -36,6 +36,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from ledger.status import Status
 
 
@@ -84,11 +86,16 @@ class IdentityMismatchError(ContradictionError):
 
 
 class MessageNotFoundError(LedgerError, LookupError):
-    """No message with ``message_id`` was recorded or reported."""
+    """No message with ``message_id`` was recorded or reported (by ``as_of``, when given)."""
 
-    def __init__(self, *, message_id: str) -> None:
+    def __init__(self, *, message_id: str, as_of: datetime | None = None, at_position: int | None = None) -> None:
         self.message_id = message_id
-        super().__init__(f"no message with id {message_id!r}")
+        #: The moment or log position asked about, for a question about the past (see :mod:`ledger.timetravel`).
+        self.as_of = as_of
+        self.at_position = at_position
+        when = "" if as_of is None else f" as of {as_of.isoformat()}"
+        where = "" if at_position is None else f" at log position {at_position}"
+        super().__init__(f"no message with id {message_id!r}{when}{where}")
 
 
 class StorageError(LedgerError):

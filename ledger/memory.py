@@ -32,6 +32,8 @@ class InMemoryMessageStore:
     def __init__(self) -> None:
         self._events: dict[str, list[MessageEvent]] = {}
         self._rejections: list[Rejection] = []
+        #: (message id, version) of every event in commit order: the notification log, positions from 1.
+        self._log: list[tuple[str, int]] = []
 
     def load(self, message_ids: Iterable[str]) -> dict[str, Message]:
         """The stored messages among ``message_ids``, each replayed from its events."""
@@ -55,6 +57,7 @@ class InMemoryMessageStore:
         for message, _ in pending:
             committed = cast("list[MessageEvent]", message.collect_events())
             self._events.setdefault(message.message_id, []).extend(committed)
+            self._log.extend((message.message_id, event.originator_version) for event in committed)
         first_id = len(self._rejections) + 1
         self._rejections.extend(
             Rejection(first_id + n, r.received_at, r.kind, r.message_id, r.reason, r.raw)
@@ -67,6 +70,10 @@ class InMemoryMessageStore:
     def events_of(self, message_id: str) -> Sequence[MessageEvent]:
         """The stored events of ``message_id``, oldest first."""
         return list(self._events.get(message_id, ()))
+
+    def version_at(self, message_id: str, position: int) -> int:
+        """How many events ``message_id`` had among the first ``position`` of the log."""
+        return max((version for named, version in self._log[: max(position, 0)] if named == message_id), default=0)
 
     def rejections(
         self, *, limit: int = 100, since: datetime | None = None, message_id: str | None = None
@@ -83,11 +90,11 @@ class InMemoryMessageStore:
     def dry_run(self) -> Iterator[None]:
         """Undo the block's commits at its end: the lists are put back as they were."""
         events = {message_id: list(stored) for message_id, stored in self._events.items()}
-        rejections = copy.copy(self._rejections)
+        rejections, log = copy.copy(self._rejections), list(self._log)
         try:
             yield
         finally:
-            self._events, self._rejections = events, rejections
+            self._events, self._rejections, self._log = events, rejections, log
 
     def close(self) -> None:
         """Nothing to release."""

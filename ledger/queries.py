@@ -9,11 +9,18 @@ reads them as they are, which is at most that process's lag behind the log.
 The read models are named by a topic (:attr:`LedgerQueries.read_models_topic`), built
 over the ledger on first use and closed with it; the ledger never imports them (see
 :mod:`ledger.readmodels`).
+
+``as_of=T`` (a time with a zone) asks the failure queries and the funnel what the ledger
+knew at ``T`` instead: the views are rebuilt apart from the events received by ``T``
+(:attr:`LedgerQueries.past_read_models_topic`, ``projections.past``), read, and dropped;
+the live ones are not touched.  That reads the whole log: it costs a rebuild.
 """
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from typing import ClassVar
 
@@ -32,6 +39,8 @@ class LedgerQueries:
 
     #: What builds the read models over the ledger: ``topic(ledger)`` (eventsourcing's topic syntax).
     read_models_topic: ClassVar[str] = "projections:Projections"
+    #: What rebuilds them apart as of a past moment: ``topic(ledger, moment)``, closed after use.
+    past_read_models_topic: ClassVar[str] = "projections.past:rebuild_as_of"
 
     _read_models: ReadModels | None = None
     _read_models_lock: threading.Lock
@@ -71,30 +80,46 @@ class LedgerQueries:
         recipient: str | None = None,
         limit: int = 1000,
         fresh: bool = True,
+        as_of: datetime | None = None,
     ) -> list[Failure]:
         """Each failure report in ``[since, until)`` (by failure time), oldest first; filters combine.
 
-        A failure rejected as a contradiction is listed with ``conflict`` set.
+        A failure rejected as a contradiction is listed with ``conflict`` set.  ``as_of``:
+        the failures the ledger had received by then (see the module docstring).
         """
         if limit < 1:
             raise ValueError(f"limit must be >= 1; got {limit}")
-        return self.read_models(fresh=fresh).failures(
-            since=since, until=until, code=code, type=type, campaign=campaign, recipient=recipient, limit=limit
-        )
+        with self._views(fresh=fresh, as_of=as_of) as views:
+            return views.failures(
+                since=since, until=until, code=code, type=type, campaign=campaign, recipient=recipient, limit=limit
+            )
 
     def failure_summary(
-        self, *, by: GroupBy = "code", since: datetime | None = None, until: datetime | None = None, fresh: bool = True
+        self,
+        *,
+        by: GroupBy = "code",
+        since: datetime | None = None,
+        until: datetime | None = None,
+        fresh: bool = True,
+        as_of: datetime | None = None,
     ) -> list[FailureGroup]:
         """The failures in ``[since, until)`` grouped by code, type, campaign, recipient, day or provider.
 
-        Largest first.
+        Largest first; ``as_of`` as :meth:`failures`.
         """
-        return self.read_models(fresh=fresh).failure_summary(by=by, since=since, until=until)
+        with self._views(fresh=fresh, as_of=as_of) as views:
+            return views.failure_summary(by=by, since=since, until=until)
 
-    def summary(self, *, by: FunnelBy | None = None, fresh: bool = True) -> list[FunnelRow]:
+    def summary(
+        self, *, by: FunnelBy | None = None, fresh: bool = True, as_of: datetime | None = None
+    ) -> list[FunnelRow]:
         """The delivery funnel: one row for the whole ledger (``by=None``), or one per campaign, day,
-        provider or pricing category (Meta's); ``billable`` counts what the provider said is billable."""
-        return self.read_models(fresh=fresh).summary(by=by)
+        provider or pricing category (Meta's); ``billable`` counts what the provider said is billable.
+
+        ``as_of``: the funnel of what the ledger had received by then (see the module docstring).
+        """
+        with self._views(fresh=fresh, as_of=as_of) as views:
+            return views.summary(by=by)
 
     def read_models(self, *, fresh: bool = True) -> ReadModels:
         """The read models over this ledger, brought up to date first when ``fresh``."""
@@ -105,6 +130,18 @@ class LedgerQueries:
             if fresh:
                 _catch_up(views)
         return views
+
+    @contextmanager
+    def _views(self, *, fresh: bool, as_of: datetime | None) -> Iterator[ReadModels]:
+        """The live read models (``as_of`` None), or throwaway ones rebuilt as of ``as_of``."""
+        if as_of is None:
+            yield self.read_models(fresh=fresh)
+            return
+        past: ReadModels = resolve_topic(self.past_read_models_topic)(self, as_of)
+        try:
+            yield past
+        finally:
+            past.close()
 
     def _close_read_models(self) -> None:
         with self._read_models_lock:

@@ -186,6 +186,11 @@ class SQLMessageStore(Application[UUID]):
         with storage_errors("read the history"):
             return cast("list[MessageEvent]", list(self.events.get(message_uuid(message_id))))
 
+    def version_at(self, message_id: str, position: int) -> int:
+        """How many events ``message_id`` had up to notification id ``position``."""
+        with storage_errors("read the log"), self.session(commit=False) as session:
+            return self._sql.select_version_at(session, message_uuid(message_id), position)
+
     def rejections(
         self, *, limit: int = 100, since: datetime | None = None, message_id: str | None = None
     ) -> list[Rejection]:

@@ -60,6 +60,10 @@ class MessageStore(Protocol):
         """Every stored event of ``message_id``, oldest first (none for an unknown id)."""
         ...
 
+    def version_at(self, message_id: str, position: int) -> int:
+        """How many events ``message_id`` had when the log ended at ``position`` (a notification id); 0: none."""
+        ...
+
     def rejections(self, *, limit: int, since: datetime | None, message_id: str | None) -> list[Rejection]:
         """Rejected input, oldest first, received at or after ``since``, at most ``limit``."""
         ...

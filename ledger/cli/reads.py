@@ -2,12 +2,17 @@
 
 None of them creates a database, and none shows stale data: ``status``, ``history`` and
 ``rejections`` read the ledger itself; ``failures`` and ``summary`` catch the read models
-up first.
+up first.  With ``--as-of`` (``--until`` for ``history``) they show what the ledger knew at
+that time instead: ``failures`` and ``summary`` then rebuild the views from the log apart,
+leaving the ledger's own alone (:mod:`projections.past`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import fields
+from datetime import datetime
 from typing import Annotated
 
 import typer
@@ -19,6 +24,8 @@ from ledger.cli.input import parse_time
 from ledger.cli.options import AsJson, Db
 from ledger.readmodels import FUNNEL_BY
 from projections import GROUP_BY, Failure, FailureGroup, Projections
+from projections.past import rebuild_as_of
+from projections.queries import ViewQueries
 
 #: The largest ``--limit``: a database's LIMIT is a signed 64-bit integer.
 MAX_LIMIT = 2**63 - 1
@@ -34,20 +41,68 @@ def caught_up(db: str | None) -> Projections:
     return views
 
 
-def status(message_id: str, db: Db = None, as_json: AsJson = False) -> None:
-    """Show where a message stands."""
+@contextmanager
+def views_as_of(db: str | None, moment: datetime | None) -> Iterator[ViewQueries]:
+    """The read models caught up (``moment`` None), or rebuilt apart as of ``moment`` (see :mod:`projections.past`)."""
+    if moment is None:
+        with caught_up(db) as views:
+            yield views
+        return
+    with Ledger.open(db, create=False) as ledger, console.progress_bar(transient=True) as progress:
+        task = progress.add_task(f"rebuilding as of {moment.isoformat()}", total=None, rate="")
+        past = rebuild_as_of(
+            ledger, moment, on_progress=lambda p: progress.update(task, completed=p.position, total=p.head)
+        )
+    with past:
+        yield past
+
+
+AsOf = Annotated[
+    str | None,
+    typer.Option(help="As the ledger knew it at this time (ISO-8601, by received time, inclusive)."),
+]
+AtPosition = Annotated[
+    int | None, typer.Option(min=0, help="As the log stood at this position (notification id), inclusive.")
+]
+
+
+def _when(moment: datetime | None, position: int | None, option: str) -> None:
+    if moment is not None and position is not None:
+        fail(f"{option} and --at-position cannot be used together", ExitStatus.USAGE)
+
+
+def status(
+    message_id: str,
+    as_of: AsOf = None,
+    at_position: AtPosition = None,
+    db: Db = None,
+    as_json: AsJson = False,
+) -> None:
+    """Show where a message stands (or stood, with --as-of or --at-position)."""
+    moment = parse_time(as_of, "--as-of")
+    _when(moment, at_position, "--as-of")
     with clear_errors(), Ledger.open(db, create=False) as ledger:
-        view = ledger.message(message_id)
+        view = ledger.message(message_id, as_of=moment, at_position=at_position)
     if as_json:
         render.print_json(view.to_dict())
     else:
         render.show(console.out, render.message_table(view))
 
 
-def history(message_id: str, db: Db = None, as_json: AsJson = False) -> None:
-    """Show a message's audit trail: what arrived, when, and what it did."""
+def history(
+    message_id: str,
+    until: Annotated[
+        str | None, typer.Option(help="Only what was received by this time (ISO-8601, inclusive).")
+    ] = None,
+    at_position: AtPosition = None,
+    db: Db = None,
+    as_json: AsJson = False,
+) -> None:
+    """Show a message's audit trail: what arrived, when, and what it did (up to --until or --at-position)."""
+    moment = parse_time(until, "--until")
+    _when(moment, at_position, "--until")
     with clear_errors(), Ledger.open(db, create=False) as ledger:
-        entries = ledger.history(message_id)
+        entries = ledger.history(message_id, until=moment, at_position=at_position)
     if as_json:
         render.print_json([entry.to_dict() for entry in entries])
     else:
@@ -59,6 +114,7 @@ def failures(
     until: Annotated[str | None, typer.Option(help="Until this time (ISO-8601, exclusive).")] = None,
     by: Annotated[str, typer.Option(help=f"Group by {' | '.join(GROUP_BY)}.")] = "code",
     details: Annotated[bool, typer.Option("--details", help="List each failure instead of groups.")] = False,
+    as_of: AsOf = None,
     db: Db = None,
     as_json: AsJson = False,
     as_csv: Annotated[bool, typer.Option("--csv", help="Machine output: CSV on stdout.")] = False,
@@ -71,7 +127,8 @@ def failures(
     start, end = parse_time(since, "--since"), parse_time(until, "--until")
     if start is not None and end is not None and start > end:
         fail("--since is later than --until", ExitStatus.USAGE)
-    with clear_errors(), caught_up(db) as views:
+    moment = parse_time(as_of, "--as-of")
+    with clear_errors(), views_as_of(db, moment) as views:
         if details:
             rows = views.failure_report.failures(since=start, until=end, limit=1_000_000)
             records = [row.to_dict() for row in rows]
@@ -90,13 +147,15 @@ def failures(
 
 def summary(
     by: Annotated[str | None, typer.Option(help=f"One funnel per {' | '.join(FUNNEL_BY)}.")] = None,
+    as_of: AsOf = None,
     db: Db = None,
     as_json: AsJson = False,
 ) -> None:
     """The delivery funnel: counts, delivery and read rates, latency percentiles."""
     if by is not None and by not in FUNNEL_BY:
         raise typer.BadParameter(f"choose one of {', '.join(FUNNEL_BY)}", param_hint="--by")
-    with clear_errors(), caught_up(db) as views:
+    moment = parse_time(as_of, "--as-of")
+    with clear_errors(), views_as_of(db, moment) as views:
         rows = views.funnel.summary(by=by)
     if as_json:
         render.print_json([row.to_dict() for row in rows])

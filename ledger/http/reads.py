@@ -60,7 +60,12 @@ def router() -> APIRouter:
 
 
 Since = Annotated[datetime | None, Query(description="From this time, inclusive (UTC if no zone).")]
+AsOf = Annotated[
+    datetime | None,
+    Query(description="As the ledger knew it then: by received time, inclusive (UTC if no zone)."),
+]
 Until = Annotated[datetime | None, Query(description="Until this time, exclusive (UTC if no zone).")]
+AtPosition = Annotated[int | None, Query(ge=0, description="As the log stood at this notification id.")]
 
 
 async def messages(
@@ -91,14 +96,36 @@ async def messages(
     return AsciiJSON(page.to_dict())
 
 
-async def message(message_id: str, request: Request) -> AsciiJSON:
-    """Where a message stands."""
-    return AsciiJSON((await runtime_of(request).ledger.message(message_id)).to_dict())
+async def message(
+    message_id: str,
+    request: Request,
+    as_of: AsOf = None,
+    at_position: AtPosition = None,
+) -> AsciiJSON:
+    """Where a message stands, or stood ``as_of`` a past time or ``at_position`` (404 if it had not arrived)."""
+    ledger = runtime_of(request).ledger
+    try:
+        view = await ledger.message(message_id, as_of=_utc(as_of), at_position=at_position)
+    except ValueError as error:
+        raise RequestRefusedError("invalid_request", str(error)) from None
+    return AsciiJSON(view.to_dict())
 
 
-async def history(message_id: str, request: Request) -> AsciiJSON:
-    """A message's audit trail, oldest first."""
-    return AsciiJSON([entry.to_dict() for entry in await runtime_of(request).ledger.history(message_id)])
+async def history(
+    message_id: str,
+    request: Request,
+    until: Annotated[
+        datetime | None, Query(description="Only what was received by this time, inclusive (UTC if no zone).")
+    ] = None,
+    at_position: AtPosition = None,
+) -> AsciiJSON:
+    """A message's audit trail, oldest first; with ``until`` or ``at_position``, what had arrived by then."""
+    ledger = runtime_of(request).ledger
+    try:
+        entries = await ledger.history(message_id, until=_utc(until), at_position=at_position)
+    except ValueError as error:
+        raise RequestRefusedError("invalid_request", str(error)) from None
+    return AsciiJSON([entry.to_dict() for entry in entries])
 
 
 async def rejections(
@@ -122,14 +149,18 @@ async def failures(
     by: Annotated[GroupBy, Query(description="Group the failures by this.")] = "code",
     details: Annotated[bool, Query(description="List each failure instead of groups.")] = False,
     limit: Annotated[int, Query(ge=1, le=100_000, description="With details: at most this many.")] = 1000,
+    as_of: AsOf = None,
 ) -> AsciiJSON:
-    """The failure report: failures grouped by code, type, campaign, recipient or day, or each one."""
+    """The failure report: failures grouped by code, type, campaign, recipient or day, or each one.
+
+    With ``as_of``, the report as the ledger knew it then, rebuilt from the log (a full read of it).
+    """
     runtime = runtime_of(request)
-    start, end, fresh = _utc(since), _utc(until), runtime.fresh
+    start, end, fresh, moment = _utc(since), _utc(until), runtime.fresh, _utc(as_of)
     if details:
-        found = await runtime.ledger.failures(since=start, until=end, limit=limit, fresh=fresh)
+        found = await runtime.ledger.failures(since=start, until=end, limit=limit, fresh=fresh, as_of=moment)
         return AsciiJSON([row.to_dict() for row in found])
-    groups = await runtime.ledger.failure_summary(by=by, since=start, until=end, fresh=fresh)
+    groups = await runtime.ledger.failure_summary(by=by, since=start, until=end, fresh=fresh, as_of=moment)
     return AsciiJSON([group.to_dict() for group in groups])
 
 
@@ -138,10 +169,12 @@ async def summary(
     by: Annotated[
         FunnelBy | None, Query(description="One row per campaign, day, provider or pricing category.")
     ] = None,
+    as_of: AsOf = None,
 ) -> AsciiJSON:
-    """The delivery funnel: counts, delivery and read rates, latency percentiles."""
+    """The delivery funnel: counts, delivery and read rates, latency percentiles (``as_of``: as of then)."""
     runtime = runtime_of(request)
-    return AsciiJSON([row.to_dict() for row in await runtime.ledger.summary(by=by, fresh=runtime.fresh)])
+    rows = await runtime.ledger.summary(by=by, fresh=runtime.fresh, as_of=_utc(as_of))
+    return AsciiJSON([row.to_dict() for row in rows])
 
 
 def _utc(moment: datetime | None) -> datetime | None:

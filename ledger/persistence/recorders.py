@@ -217,6 +217,15 @@ class LedgerRecorder(SQLAlchemyApplicationRecorder):
         without building an ORM object per row (that cost three times the query).
         """
 
+    def select_version_at(self, session: Session, originator_id: UUID, position: int) -> int:
+        """The last version of ``originator_id`` among the events up to notification id ``position`` (0: none)."""
+        table = self.events_table
+        query = select(func.max(table.c.originator_version)).where(
+            table.c.originator_id == originator_id, table.c.id <= position
+        )
+        version: int | None = session.execute(query).scalar()
+        return version or 0
+
     def select_max_notification_id(self, session: Session) -> int:
         """The last notification id (0 when nothing is stored), in the caller's transaction."""
         last: int | None = session.execute(select(func.max(self.events_table.c.id))).scalar()
