@@ -44,12 +44,12 @@ def router() -> APIRouter:
     routes.add_api_route(
         "/messages/{message_id}",
         message,
-        responses={200: {"model": MessageView}, **problems.responses("not_found"), **_READ_ERRORS},
+        responses={200: {"model": MessageView}, **problems.responses("not_found"), **_QUERY_ERRORS},
     )
     routes.add_api_route(
         "/messages/{message_id}/history",
         history,
-        responses={200: {"model": list[HistoryEntry]}, **problems.responses("not_found"), **_READ_ERRORS},
+        responses={200: {"model": list[HistoryEntry]}, **problems.responses("not_found"), **_QUERY_ERRORS},
     )
     routes.add_api_route("/rejections", rejections, responses={200: {"model": list[Rejection]}, **_QUERY_ERRORS})
     routes.add_api_route(

@@ -550,10 +550,14 @@ def test_the_api_keeps_its_openapi_document_and_never_answers_a_server_error(
         # ignored, as usual), nor that the webhook and /messages/sent accept every
         # schema-valid body: the ledger judges them, and a valid text (or a float timestamp)
         # may well be a malformed report, and a blank or unpaired-surrogate id is refused (400);
-        # nor that any text is a cursor: only the listing's own next_cursor is.
+        # nor that any text is a cursor: only the listing's own next_cursor is; nor that a
+        # time and a log position may be asked together (the schema cannot say they exclude
+        # each other: 400).
         excluded = [checks.negative_data_rejection]
-        invented_cursor = case.operation.path == "/messages" and "after" in (case.query or {})
-        if case.operation.path in (WEBHOOK_PATH, "/messages/sent") or invented_cursor:
+        query = case.query or {}
+        invented_cursor = case.operation.path == "/messages" and "after" in query
+        two_clocks = "at_position" in query and ("as_of" in query or "until" in query)
+        if case.operation.path in (WEBHOOK_PATH, "/messages/sent") or invented_cursor or two_clocks:
             excluded.append(checks.positive_data_acceptance)
         case.call_and_validate(headers=AUTH, excluded_checks=excluded)
 
