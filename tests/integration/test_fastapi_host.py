@@ -8,17 +8,15 @@ from __future__ import annotations
 import importlib.util
 import json
 import re
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
 
-import httpx
 import pytest
-from fastapi import FastAPI
 
 from ledger import Ledger, Status
 from ledger.http import SIGNATURE_HEADER, WEBHOOK_PATH, sign
+from tests.asgi import running
 from tests.integration.contract import webhook
 
 EXAMPLE = Path(__file__).parents[2] / "examples" / "fastapi_host.py"
@@ -31,15 +29,6 @@ pytestmark = pytest.mark.anyio
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
-
-
-@asynccontextmanager
-async def running(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    """A client of ``app`` with its lifespan running (the host's, and the receiver's with it)."""
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://shop") as client:
-            yield client
 
 
 @pytest.fixture

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 
 import httpx
@@ -20,6 +18,7 @@ from ledger.http import SIGNATURE_HEADER, WEBHOOK_PATH, ServerSettings, create_a
 from ledger.http.metrics import OUTCOMES, PROVIDERS
 from ledger.meta import sign as meta_sign
 from ledger.meta.payloads import status_body
+from tests.asgi import running
 from tests.integration.contract import RECIPIENT, webhook
 
 SECRET, TOKEN = "metrics-secret", "metrics-token"
@@ -33,15 +32,6 @@ Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
-
-
-@asynccontextmanager
-async def running(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    """A client of ``app`` with its lifespan (the receiver's) running."""
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://receiver") as client:
-            yield client
 
 
 def receiver_app(tmp_path: Path, name: str = "metrics.db") -> FastAPI:
