@@ -10,10 +10,13 @@ sealed at position 0 when its column is made.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from functools import lru_cache
 from hashlib import sha256
+from uuid import UUID
 
+from eventsourcing.persistence import StoredEvent
 from sqlalchemy import BigInteger, Column, Integer, LargeBinary, MetaData, String, Table, inspect, select, text
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError
@@ -37,7 +40,8 @@ seals_table = Table(
 
 
 @lru_cache(maxsize=256)
-def _topic_bytes(topic: str) -> bytes:
+def topic_bytes(topic: str) -> bytes:
+    """A topic as :func:`link` hashes it: its UTF-8 length (4 bytes, big-endian), then its UTF-8 bytes."""
     encoded = topic.encode("utf-8")
     return len(encoded).to_bytes(4, "big") + encoded
 
@@ -50,8 +54,64 @@ def link(previous: bytes, originator_id: bytes, version: int, topic: str, state:
     big-endian) and bytes, then ``state`` exactly as stored (ciphertext when encrypted).
     """
     return sha256(
-        b"".join((previous, originator_id, version.to_bytes(8, "big", signed=True), _topic_bytes(topic), state))
+        b"".join((previous, originator_id, version.to_bytes(8, "big", signed=True), topic_bytes(topic), state))
     ).digest()
+
+
+#: A message's chain head: its last version and that event's hash (None: unchained).
+Head = tuple[int, bytes | None]
+#: A row about to be inserted, as :func:`chain_batch` gives it: originator id (16 bytes),
+#: version, topic, state as stored, chain hash (None: left unchained).
+ChainedRow = tuple[bytes, int, str, bytes, bytes | None]
+
+
+def chain_batch(
+    stored_events: Sequence[StoredEvent],
+    committed: Mapping[int, Head],
+    stored: Mapping[tuple[UUID, int], bytes | None] | None,
+) -> tuple[list[ChainedRow], dict[int, Head]] | None:
+    """A batch's rows with their chain hashes, in order, and each message's new head.
+
+    Each event chains from the batch's earlier event of its message, else from
+    ``committed`` (heads keyed by the originator id's int), else :data:`GENESIS` for a
+    version 1, else from ``stored`` (the table's hashes, None: not asked yet).  None when
+    a previous hash is needed that none of these knows.  An event whose previous hash is
+    None (stored unchained: the ledger is not sealed yet) is left unchained too.
+
+    The hash is :func:`link`'s, written out: this loop runs for every event ingested
+    (tests/unit/test_chain.py pins the two together).
+    """
+    heads: dict[int, Head] = {}  # keyed by the id's int: a UUID hashes in Python, an int in C
+    rows: list[ChainedRow] = []
+    append = rows.append
+    for event in stored_events:
+        originator_id = event.originator_id
+        if not isinstance(originator_id, UUID):
+            originator_id = UUID(originator_id)
+        key = originator_id.int
+        version = event.originator_version
+        head = heads.get(key) or committed.get(key)
+        if head is not None and head[0] == version - 1:
+            previous = head[1]
+        elif version == 1:
+            previous = GENESIS
+        elif stored is not None:
+            previous = stored.get((originator_id, version - 1), GENESIS)
+        else:
+            return None
+        raw_id = key.to_bytes(16, "big")
+        topic = event.topic
+        state = event.state
+        chained = (
+            None
+            if previous is None
+            else sha256(
+                b"".join((previous, raw_id, version.to_bytes(8, "big", signed=True), topic_bytes(topic), state))
+            ).digest()
+        )
+        heads[key] = (version, chained)
+        append((raw_id, version, topic, state, chained))
+    return rows, heads
 
 
 def chain_table(events: Table) -> Table:

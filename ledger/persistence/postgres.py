@@ -41,8 +41,8 @@ class PostgreSQLLedgerRecorder(LedgerRecorder):
             for e in stored_events
         ]
         if self.chained:
-            for row, chained in zip(rows, self.chain_hashes(session, stored_events), strict=True):
-                row[CHAIN_COLUMN] = chained
+            for row, chained_row in zip(rows, self.chained_rows(session, stored_events), strict=True):
+                row[CHAIN_COLUMN] = chained_row[4]
         return list(session.execute(statement, rows).scalars())
 
     def _select_chain_hashes(

@@ -22,7 +22,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 from sqlalchemy.types import NullType
 
-from ledger.persistence.chain import GENESIS, add_chain_column, chain_table, has_chain_column, link
+from ledger.persistence.chain import ChainedRow, Head, add_chain_column, chain_batch, chain_table, has_chain_column
 
 #: Most aggregate ids in one ``IN (...)`` list: under every SQLite's limit of bound
 #: parameters (999 before version 3.32) and PostgreSQL's (65,535).
@@ -56,8 +56,9 @@ class LedgerRecorder(SQLAlchemyApplicationRecorder):
         self.chained = True
         #: Chain heads (version, hash) of messages whose events this recorder inserted, as
         #: committed; and those of the transaction in progress (see :meth:`begin_heads`).
-        self._heads: dict[UUID, tuple[int, bytes | None]] = {}
-        self._staged: dict[UUID, tuple[int, bytes | None]] = {}
+        #: Keyed by the originator id's int (a UUID hashes in Python, an int in C).
+        self._heads: dict[int, Head] = {}
+        self._staged: dict[int, Head] = {}
 
     def begin_heads(self) -> None:
         """A batch's transaction begins: forget the heads staged by any earlier one."""
@@ -108,60 +109,29 @@ class LedgerRecorder(SQLAlchemyApplicationRecorder):
         encoding the events: each database's recorder inserts many rows in one statement.
         """
 
-    def chain_hashes(self, session: Session, stored_events: Sequence[StoredEvent]) -> list[bytes | None]:
-        """The chain hash of each of ``stored_events`` (a batch about to be inserted), in order.
+    def chained_rows(self, session: Session, stored_events: Sequence[StoredEvent]) -> list[ChainedRow]:
+        """Each of ``stored_events`` (a batch about to be inserted) as a row with its chain hash, in order.
 
         An event whose previous version is stored without a hash (the ledger predates the
         chain and is not sealed yet) is left unchained too: ``ledger seal`` chains it.
         """
         # Usually every previous hash is known (a new message, an earlier event of the
         # batch, or a head this recorder committed): one pass, no query.  What is left is
-        # about 2 us an event, 0.8 of them SHA-256 itself over ~700 bytes (benchmarks/audit.py).
-        hashes = self._chain(stored_events, None)
-        if hashes is not None:
-            return hashes
-        wanted = list(
-            {
-                (_uuid(e.originator_id), e.originator_version - 1): None
-                for e in stored_events
-                if e.originator_version > 1
-            }
-        )
-        hashes = self._chain(stored_events, self._select_chain_hashes(session, wanted))
-        assert hashes is not None  # every previous hash is now known, or absent from the table
-        return hashes
-
-    def _chain(
-        self, stored_events: Sequence[StoredEvent], stored: dict[tuple[UUID, int], bytes | None] | None
-    ) -> list[bytes | None] | None:
-        """The batch's hashes from what is known and ``stored`` (the table's answer, absent: not asked yet).
-
-        None when a previous hash is needed that neither this recorder nor ``stored`` knows.
-        """
-        heads: dict[UUID, tuple[int, bytes | None]] = {}
-        committed = self._heads
-        hashes: list[bytes | None] = []
-        for event in stored_events:
-            originator_id = event.originator_id
-            if not isinstance(originator_id, UUID):
-                originator_id = UUID(originator_id)
-            version = event.originator_version
-            head = heads.get(originator_id) or committed.get(originator_id)
-            if head is not None and head[0] == version - 1:
-                previous = head[1]
-            elif version == 1:
-                previous = GENESIS
-            elif stored is not None:
-                previous = stored.get((originator_id, version - 1), GENESIS)
-            else:
-                return None
-            chained = (
-                None if previous is None else link(previous, originator_id.bytes, version, event.topic, event.state)
+        # under 2 us an event, 0.5 of them SHA-256 itself over ~500 bytes (benchmarks/audit.py).
+        chained = chain_batch(stored_events, self._heads, None)
+        if chained is None:
+            wanted = list(
+                {
+                    (_uuid(e.originator_id), e.originator_version - 1): None
+                    for e in stored_events
+                    if e.originator_version > 1
+                }
             )
-            heads[originator_id] = (version, chained)
-            hashes.append(chained)
+            chained = chain_batch(stored_events, self._heads, self._select_chain_hashes(session, wanted))
+            assert chained is not None  # every previous hash is now known, or absent from the table
+        rows, heads = chained
         self._staged.update(heads)
-        return hashes
+        return rows
 
     @abstractmethod
     def _select_chain_hashes(

@@ -60,12 +60,7 @@ class SQLiteLedgerRecorder(LedgerRecorder):
         # SQLAlchemy's per-row parameter processing cost more than SQLite's insert.
         connection = session.connection()
         if self.chained:
-            hashes = self.chain_hashes(session, stored_events)
-            rows: list[tuple[Any, ...]] = [
-                (_uuid(e.originator_id).bytes, e.originator_version, e.topic, e.state, chained)
-                for e, chained in zip(stored_events, hashes, strict=True)
-            ]
-            connection.exec_driver_sql(self._statements.insert_chained, rows)
+            connection.exec_driver_sql(self._statements.insert_chained, self.chained_rows(session, stored_events))
         else:
             rows = [(_uuid(e.originator_id).bytes, e.originator_version, e.topic, e.state) for e in stored_events]
             connection.exec_driver_sql(self._statements.insert, rows)
