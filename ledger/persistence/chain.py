@@ -58,6 +58,10 @@ def link(previous: bytes, originator_id: bytes, version: int, topic: str, state:
     ).digest()
 
 
+# Versions as hashed (8 bytes, signed big-endian), made once for the usual small ones.
+_SMALL = 256
+_VERSIONS = tuple(version.to_bytes(8, "big", signed=True) for version in range(_SMALL))
+
 #: A message's chain head: its last version and that event's hash (None: unchained).
 Head = tuple[int, bytes | None]
 #: A row about to be inserted, as :func:`chain_batch` gives it: originator id (16 bytes),
@@ -90,11 +94,10 @@ def chain_batch(
             originator_id = UUID(originator_id)
         key = originator_id.int
         version = event.originator_version
-        head = heads.get(key) or committed.get(key)
-        if head is not None and head[0] == version - 1:
+        if version == 1:
+            previous: bytes | None = GENESIS
+        elif (head := heads.get(key) or committed.get(key)) is not None and head[0] == version - 1:
             previous = head[1]
-        elif version == 1:
-            previous = GENESIS
         elif stored is not None:
             previous = stored.get((originator_id, version - 1), GENESIS)
         else:
@@ -106,7 +109,15 @@ def chain_batch(
             None
             if previous is None
             else sha256(
-                b"".join((previous, raw_id, version.to_bytes(8, "big", signed=True), topic_bytes(topic), state))
+                b"".join(
+                    (
+                        previous,
+                        raw_id,
+                        _VERSIONS[version] if 0 <= version < _SMALL else version.to_bytes(8, "big", signed=True),
+                        topic_bytes(topic),
+                        state,
+                    )
+                )
             ).digest()
         )
         heads[key] = (version, chained)

@@ -100,3 +100,12 @@ def test_after_an_unchained_event_the_chain_waits_for_the_seal() -> None:
         [(IDS[2].bytes, 1, TOPICS[0], b"c", link(GENESIS, IDS[2].bytes, 1, TOPICS[0], b"c"))],
         {IDS[2].int: (1, link(GENESIS, IDS[2].bytes, 1, TOPICS[0], b"c"))},
     )
+
+
+def test_long_histories_chain_as_the_definition_does() -> None:
+    """Versions past the ones made in advance (and any other) hash as ``link`` spells them."""
+    for version in (255, 256, 1000, 2**40):
+        event = StoredEvent(IDS[3], version, TOPICS[1], b"x")
+        chained = chain_batch([event], {IDS[3].int: (version - 1, b"\2" * 32)}, None)
+        assert chained is not None
+        assert chained[0][0][4] == link(b"\2" * 32, IDS[3].bytes, version, TOPICS[1], b"x")
