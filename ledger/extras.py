@@ -14,7 +14,7 @@ DISTRIBUTION = "delivery-ledger"
 
 #: Each extra and the top-level modules it installs that the ledger imports.
 EXTRAS: Mapping[str, tuple[str, ...]] = {
-    "cli": ("typer", "rich", "click", "shellingham"),
+    "cli": ("typer", "rich", "click", "shellingham", "jinja2", "markupsafe"),
     "server": ("fastapi", "starlette", "uvicorn"),
     "postgres": ("psycopg", "psycopg_binary"),
     "crypto": ("cryptography",),

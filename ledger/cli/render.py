@@ -3,7 +3,7 @@
 Text from users and from stored data (message ids, reasons, raw bodies, campaign names,
 error messages) is shown as literal text: never read as Rich markup, and with every
 character that could steer a terminal or disguise text written as an escape
-(:func:`printable`).  Tables do it in :class:`LiteralTable`, one-line messages in
+(:func:`~ledger.printable.printable`).  Tables do it in :class:`LiteralTable`, one-line messages in
 :func:`line`, JSON in :func:`print_json` and CSV in :func:`print_csv`.
 """
 
@@ -22,35 +22,17 @@ from rich.style import StyleType
 from rich.table import Table
 from rich.text import Text
 
+from ledger.printable import STEERING
+from ledger.printable import printable as printable  # the commands call render.printable
 from ledger.status import Outcome, Status
 from ledger.views import HistoryEntry, IngestOutcome, MessageView, Rejection
 from projections import Failure, FailureGroup, FunnelRow
 
 BAR_WIDTH = 30
 
-# Characters that steer a terminal or disguise text besides the C0 controls: DEL and the
-# C1 controls (U+009B is a one-byte CSI), the bidirectional marks, embeddings, overrides
-# and isolates ("Trojan Source"), the Unicode line and paragraph separators, and lone
-# surrogates (undecodable bytes kept by surrogateescape, which no stream can encode).
-_STEERING = "\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff"
-_UNSAFE = re.compile(f"[\x00-\x1f{_STEERING}]")
 # json.dumps escapes the C0 controls itself; outside strings it writes only the layout's
 # newlines and spaces, which must stay.
-_UNSAFE_IN_JSON = re.compile(f"[{_STEERING}]")
-
-
-def printable(text: str) -> str:
-    r"""``text`` with each control, bidirectional or surrogate character written as an escape.
-
-    ``"\x1b[31m"`` becomes the nine characters ``\x1b[31m``; U+202E becomes ``\u202e``.
-    Newlines and tabs are escaped too, so the result is always one line.
-    """
-    return _UNSAFE.sub(_escape, text)
-
-
-def _escape(match: re.Match[str]) -> str:
-    code = ord(match.group())
-    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+_UNSAFE_IN_JSON = re.compile(f"[{STEERING}]")
 
 
 def line(label: str, style: str, message: str) -> Text:
