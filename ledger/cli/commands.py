@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from ledger.cli import audit, demo, reads, serve, views, writes
+from ledger.cli import audit, demo, reads, report, serve, views, writes
 from ledger.cli.errors import ExitStatus, OneLineErrors
 from ledger.urls import URL_VARIABLE
 
@@ -63,6 +63,7 @@ app.command()(reads.history)
 app.command()(reads.failures)
 app.command()(reads.summary)
 app.command()(reads.rejections)
+app.command()(report.report)
 app.command()(views.rebuild)
 app.command()(views.project)
 app.command("verify")(audit.verify_command)

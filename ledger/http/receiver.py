@@ -26,7 +26,7 @@ from fastapi import APIRouter, Depends, Request
 
 from ledger.aio import AsyncLedger
 from ledger.errors import StorageError
-from ledger.http import health, metrics, providers, reads, webhooks
+from ledger.http import dashboard, health, metrics, providers, reads, webhooks
 from ledger.http.metrics import Metrics
 from ledger.http.problems import OBSERVER_KEY
 from ledger.http.runtime import Runtime
@@ -35,7 +35,7 @@ from ledger.http.state import STATE_KEY
 
 
 class Receiver:
-    """The webhook, send-record, read, metrics and health routes over one ledger, as one ``APIRouter``.
+    """The webhook, send-record, read, metrics, health and dashboard routes over one ledger, as one ``APIRouter``.
 
     ``freeze_gc``: once the ledger is open, keep what is loaded by then out of the cyclic
     garbage collector (``gc.freeze()``), which otherwise stops every request in flight
@@ -59,6 +59,8 @@ class Receiver:
         if self.metrics is not None:
             self.router.include_router(metrics.router(), dependencies=guarded)
         self.router.include_router(health.router(), dependencies=[attach])
+        if settings.dashboard:
+            self.router.include_router(dashboard.router(), dependencies=[attach])
 
     @property
     def ledger(self) -> AsyncLedger:

@@ -28,6 +28,9 @@ class ServerSettings:
     ``ledger project --follow`` process keeps them current (reads are then as fresh as
     that process, and receivers never contend for the views).  ``metrics``: count and serve
     Prometheus metrics at ``/metrics`` (off: neither, for the load test's comparison).
+    ``dashboard``: serve the web pages at ``/`` and ``/dashboard/...`` (see
+    :mod:`ledger.http.dashboard`); a host with its own ``/`` turns them off or includes
+    the receiver under a prefix.
     """
 
     url: Database = None
@@ -43,6 +46,7 @@ class ServerSettings:
     twilio_auth_token: str | None = None
     twilio_url: str | None = None
     metrics: bool = True
+    dashboard: bool = True
 
     def __post_init__(self) -> None:
         if (self.twilio_auth_token is None) != (self.twilio_url is None):
