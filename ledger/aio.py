@@ -29,7 +29,16 @@ from ledger.batching import GroupCommitWriter
 from ledger.databases import Database
 from ledger.ingestion import BodyOutcome
 from ledger.providers import Body
-from ledger.readmodels import Failure, FailureGroup, FunnelBy, FunnelRow, GroupBy, StatusPage
+from ledger.readmodels import (
+    ActivityBucket,
+    BucketSize,
+    Failure,
+    FailureGroup,
+    FunnelBy,
+    FunnelRow,
+    GroupBy,
+    StatusPage,
+)
 from ledger.status import STRICT, Status, TransitionTable
 from ledger.views import HistoryEntry, IngestOutcome, MessageView, Rejection
 
@@ -144,10 +153,17 @@ class AsyncLedger:
         return await self._read(partial(self.reader.history, message_id, until=until, at_position=at_position))
 
     async def rejections(
-        self, *, limit: int = 100, since: datetime | None = None, message_id: str | None = None
+        self,
+        *,
+        limit: int = 100,
+        since: datetime | None = None,
+        message_id: str | None = None,
+        before: int | None = None,
+        newest_first: bool = False,
     ) -> list[Rejection]:
-        """Refused input, oldest first, as ``Ledger.rejections`` gives it."""
-        return await self._read(partial(self.reader.rejections, limit=limit, since=since, message_id=message_id))
+        """Refused input, oldest (or newest) first, as ``Ledger.rejections`` gives it."""
+        query = partial(self.reader.rejections, limit=limit, since=since, message_id=message_id)
+        return await self._read(partial(query, before=before, newest_first=newest_first))
 
     async def messages(
         self,
@@ -196,10 +212,31 @@ class AsyncLedger:
         return await self._read(partial(query, fresh=fresh, as_of=as_of))
 
     async def summary(
-        self, *, by: FunnelBy | None = None, fresh: bool = True, as_of: datetime | None = None
+        self,
+        *,
+        by: FunnelBy | None = None,
+        campaign: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        fresh: bool = True,
+        as_of: datetime | None = None,
     ) -> list[FunnelRow]:
         """The delivery funnel, as ``Ledger.summary`` gives it."""
-        return await self._read(partial(self.reader.summary, by=by, fresh=fresh, as_of=as_of))
+        query = partial(self.reader.summary, by=by, campaign=campaign, since=since, until=until)
+        return await self._read(partial(query, fresh=fresh, as_of=as_of))
+
+    async def activity(
+        self,
+        *,
+        bucket: BucketSize = "day",
+        since: datetime | None = None,
+        until: datetime | None = None,
+        campaign: str | None = None,
+        fresh: bool = True,
+    ) -> list[ActivityBucket]:
+        """Reports and failures per hour or day, as ``Ledger.activity`` gives them."""
+        query = partial(self.reader.activity, bucket=bucket, since=since, until=until, campaign=campaign)
+        return await self._read(partial(query, fresh=fresh))
 
     async def aclose(self) -> None:
         """Finish the writes queued, then close both ledgers (in a thread: it waits for the database)."""

@@ -241,10 +241,20 @@ class Ledger(LedgerHistory, LedgerQueries, LedgerBodies):
         return self._retried(lambda: self._apply(received, parsed))
 
     def rejections(
-        self, *, limit: int = 100, since: datetime | None = None, message_id: str | None = None
+        self,
+        *,
+        limit: int = 100,
+        since: datetime | None = None,
+        message_id: str | None = None,
+        before: int | None = None,
+        newest_first: bool = False,
     ) -> list[Rejection]:
-        """Refused input, oldest first: malformed bodies and contradictions, with reasons."""
-        return self.store.rejections(limit=limit, since=since, message_id=message_id)
+        """Refused input, oldest first (``newest_first``: by id, newest first): malformed bodies and
+        contradictions, with reasons.  ``before``: only ids below it (pass a page's last id for the next).
+        """
+        return self.store.rejections(
+            limit=limit, since=since, message_id=message_id, before=before, newest_first=newest_first
+        )
 
     def dry_run(self) -> AbstractContextManager[None]:
         """Decide everything done in the block as usual, then roll it all back.

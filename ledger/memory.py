@@ -76,13 +76,21 @@ class InMemoryMessageStore:
         return max((version for named, version in self._log[: max(position, 0)] if named == message_id), default=0)
 
     def rejections(
-        self, *, limit: int = 100, since: datetime | None = None, message_id: str | None = None
+        self,
+        *,
+        limit: int = 100,
+        since: datetime | None = None,
+        message_id: str | None = None,
+        before: int | None = None,
+        newest_first: bool = False,
     ) -> list[Rejection]:
-        """Rejections oldest first, received at or after ``since``, at most ``limit``."""
+        """Rejections oldest (or newest) first, received at or after ``since``, ids below ``before``."""
         chosen = (
             r
-            for r in self._rejections
-            if (since is None or r.received_at >= since) and (message_id is None or r.message_id == message_id)
+            for r in (reversed(self._rejections) if newest_first else self._rejections)
+            if (since is None or r.received_at >= since)
+            and (message_id is None or r.message_id == message_id)
+            and (before is None or r.id < before)
         )
         return [r for _, r in zip(range(limit), chosen, strict=False)]
 

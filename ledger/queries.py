@@ -27,7 +27,17 @@ from typing import ClassVar
 from eventsourcing.utils import resolve_topic
 
 from ledger.errors import ProjectionConflictError, StorageError
-from ledger.readmodels import Failure, FailureGroup, FunnelBy, FunnelRow, GroupBy, ReadModels, StatusPage
+from ledger.readmodels import (
+    ActivityBucket,
+    BucketSize,
+    Failure,
+    FailureGroup,
+    FunnelBy,
+    FunnelRow,
+    GroupBy,
+    ReadModels,
+    StatusPage,
+)
 from ledger.status import Status
 
 #: How many times a query's catch-up starts again after another runner moved first.
@@ -111,15 +121,49 @@ class LedgerQueries:
             return views.failure_summary(by=by, since=since, until=until)
 
     def summary(
-        self, *, by: FunnelBy | None = None, fresh: bool = True, as_of: datetime | None = None
+        self,
+        *,
+        by: FunnelBy | None = None,
+        campaign: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        fresh: bool = True,
+        as_of: datetime | None = None,
     ) -> list[FunnelRow]:
         """The delivery funnel: one row for the whole ledger (``by=None``), or one per campaign, day,
         provider or pricing category (Meta's); ``billable`` counts what the provider said is billable.
 
+        ``campaign``: only that campaign's messages.  ``since``/``until`` (with a zone;
+        ``ValueError`` otherwise): only messages whose first known time — the earliest of
+        their send and stage times, the moment their ``day`` is taken from — is in
+        ``[since, until)``; a message with no time known yet is then left out.
         ``as_of``: the funnel of what the ledger had received by then (see the module docstring).
         """
+        _check_window(since, until)
         with self._views(fresh=fresh, as_of=as_of) as views:
-            return views.summary(by=by)
+            return views.summary(by=by, campaign=campaign, since=since, until=until)
+
+    def activity(
+        self,
+        *,
+        bucket: BucketSize = "day",
+        since: datetime | None = None,
+        until: datetime | None = None,
+        campaign: str | None = None,
+        fresh: bool = True,
+    ) -> list[ActivityBucket]:
+        """Stage reports and failures per UTC hour or day, oldest bucket first; empty buckets left out.
+
+        Counted from the read models: ``reports[status]`` is how many messages reached
+        (or had filled in late) that stage in the bucket — one per stage time, so
+        duplicates and rejected reports are not counted (``accepted``: sends recorded);
+        ``failures[code]`` how many failure reports the ledger applied in the bucket,
+        by error code (``"(none)"`` for none; contradictions left out).  Only times in
+        ``[since, until)`` (with a zone; ``ValueError`` otherwise) and, with ``campaign``,
+        only its messages.  ``ValueError`` for a ``bucket`` not ``hour`` or ``day``.
+        """
+        _check_window(since, until)
+        return self.read_models(fresh=fresh).activity(bucket=bucket, since=since, until=until, campaign=campaign)
 
     def read_models(self, *, fresh: bool = True) -> ReadModels:
         """The read models over this ledger, brought up to date first when ``fresh``."""
@@ -148,6 +192,12 @@ class LedgerQueries:
             views, self._read_models = self._read_models, None
         if views is not None:
             views.close()
+
+
+def _check_window(since: datetime | None, until: datetime | None) -> None:
+    for name, moment in (("since", since), ("until", until)):
+        if moment is not None and moment.tzinfo is None:
+            raise ValueError(f"{name} needs a time zone (UTC, say); got {moment.isoformat()}")
 
 
 def _catch_up(views: ReadModels) -> None:

@@ -24,6 +24,12 @@ GROUP_BY: tuple[GroupBy, ...] = get_args(GroupBy)
 FunnelBy = Literal["campaign", "day", "provider", "pricing_category"]
 #: The same, as values.
 FUNNEL_BY: tuple[FunnelBy, ...] = get_args(FunnelBy)
+#: How long one bucket of :class:`ActivityBucket` is (UTC hours or days).
+BucketSize = Literal["hour", "day"]
+#: The same, as values.
+BUCKET_SIZES: tuple[BucketSize, ...] = get_args(BucketSize)
+#: The key of failures without an error code in :attr:`ActivityBucket.failures` (as the CLI shows them).
+NO_CODE = "(none)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,6 +181,27 @@ class FunnelRow:
         }
 
 
+@dataclass(frozen=True, slots=True)
+class ActivityBucket:
+    """What happened in one hour or day (UTC), from ``start`` on (see ``Ledger.activity``).
+
+    ``reports``: stage reports by status (``accepted``: sends recorded), every status
+    present; ``failures``: failures by error code (:data:`NO_CODE` for none), only codes seen.
+    """
+
+    start: datetime
+    reports: dict[Status, int]
+    failures: dict[str, int]
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready fields; ``start`` as an ISO-8601 UTC string."""
+        return {
+            "start": self.start.isoformat(),
+            "reports": {status.value: count for status, count in self.reports.items()},
+            "failures": dict(self.failures),
+        }
+
+
 class ReadModels(Protocol):
     """What :class:`~ledger.Ledger`'s queries need of the read models (``projections.Projections``)."""
 
@@ -210,8 +237,15 @@ class ReadModels(Protocol):
     def failure_summary(self, *, by: GroupBy, since: datetime | None, until: datetime | None) -> list[FailureGroup]:
         """The failures grouped, largest group first."""
 
-    def summary(self, *, by: FunnelBy | None) -> list[FunnelRow]:
-        """The delivery funnel."""
+    def summary(
+        self, *, by: FunnelBy | None, campaign: str | None, since: datetime | None, until: datetime | None
+    ) -> list[FunnelRow]:
+        """The delivery funnel (of one campaign's messages first known in ``[since, until)``)."""
+
+    def activity(
+        self, *, bucket: BucketSize, since: datetime | None, until: datetime | None, campaign: str | None
+    ) -> list[ActivityBucket]:
+        """Reports and failures per hour or day, oldest bucket first, empty buckets left out."""
 
     def close(self) -> None:
         """Release what they hold (not the ledger)."""

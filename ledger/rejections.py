@@ -69,10 +69,19 @@ def select_rejections(
     limit: int = 100,
     since: datetime | None = None,
     message_id: str | None = None,
+    before: int | None = None,
+    newest_first: bool = False,
     cipher: Cipher | None = None,
 ) -> list[Rejection]:
-    """Rejections oldest first, received at or after ``since``, at most ``limit``."""
-    query = select(rejections_table).order_by(rejections_table.c.id).limit(limit)
+    """Rejections oldest first (by id; ``newest_first``: newest first), at most ``limit``.
+
+    Only those received at or after ``since``, naming ``message_id``, and with an id below
+    ``before`` (the last id of the page before, for the next page newest first).
+    """
+    column = rejections_table.c.id
+    query = select(rejections_table).order_by(column.desc() if newest_first else column).limit(limit)
+    if before is not None:
+        query = query.where(column < before)
     if since is not None:
         query = query.where(rejections_table.c.received_at >= since)
     if message_id is not None:

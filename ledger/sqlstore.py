@@ -192,12 +192,24 @@ class SQLMessageStore(Application[UUID]):
             return self._sql.select_version_at(session, message_uuid(message_id), position)
 
     def rejections(
-        self, *, limit: int = 100, since: datetime | None = None, message_id: str | None = None
+        self,
+        *,
+        limit: int = 100,
+        since: datetime | None = None,
+        message_id: str | None = None,
+        before: int | None = None,
+        newest_first: bool = False,
     ) -> list[Rejection]:
-        """Refused input, oldest first: malformed bodies and contradictions, with reasons."""
+        """Refused input, oldest (or newest) first: malformed bodies and contradictions, with reasons."""
         with storage_errors("read the rejections"), self.session(commit=False) as session:
             return rejection_store.select_rejections(
-                session, limit=limit, since=since, message_id=message_id, cipher=self.mapper.cipher
+                session,
+                limit=limit,
+                since=since,
+                message_id=message_id,
+                before=before,
+                newest_first=newest_first,
+                cipher=self.mapper.cipher,
             )
 
     @contextmanager

@@ -64,8 +64,19 @@ class MessageStore(Protocol):
         """How many events ``message_id`` had when the log ended at ``position`` (a notification id); 0: none."""
         ...
 
-    def rejections(self, *, limit: int, since: datetime | None, message_id: str | None) -> list[Rejection]:
-        """Rejected input, oldest first, received at or after ``since``, at most ``limit``."""
+    def rejections(
+        self,
+        *,
+        limit: int,
+        since: datetime | None,
+        message_id: str | None,
+        before: int | None = None,
+        newest_first: bool = False,
+    ) -> list[Rejection]:
+        """Rejected input, oldest (``newest_first``: newest) first, at most ``limit``.
+
+        Only what was received at or after ``since``, named ``message_id`` and has an id below ``before``.
+        """
         ...
 
     def dry_run(self) -> AbstractContextManager[None]:

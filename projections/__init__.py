@@ -5,11 +5,12 @@
 ...     views.failure_report.summary(by="code")
 """
 
-from ledger.readmodels import GROUP_BY, Failure, FailureGroup, FunnelRow, Latency, StatusPage, StatusRow
+from ledger.readmodels import GROUP_BY, ActivityBucket, Failure, FailureGroup, FunnelRow, Latency, StatusPage, StatusRow
 from projections.runner import Progress, ProjectionConflictError, Projections
 
 __all__ = [
     "GROUP_BY",
+    "ActivityBucket",
     "Failure",
     "FailureGroup",
     "FunnelRow",

@@ -21,8 +21,9 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, assert_never
 
-from sqlalchemy import Column, Float, Integer, String, Table, case, func, select
+from sqlalchemy import Column, Float, Integer, String, Table, and_, case, func, select
 from sqlalchemy.orm import Session
+from sqlalchemy.sql import ColumnElement
 
 from ledger.message import Message, MessageEvent
 from ledger.providers import provider_of
@@ -50,6 +51,8 @@ funnel_table = Table(
     Column("provider", String(16), index=True),
     Column("pricing_category", String(64), index=True),
     Column("billable", Integer),  # 1 or 0 as the provider said; NULL when it said nothing
+    # The earliest time known for the message (its day's moment): summary(since=, until=) filters on it.
+    Column("first_at", UTCDateTime(), index=True),
 )
 
 _TIMES = ("accepted_at", "sent_at", "delivered_at", "read_at", "failed_at")
@@ -60,7 +63,7 @@ def fold(row: Row | None, event: MessageEvent) -> Row:
     if isinstance(event, Message.Opened):
         new: Row = {"aggregate_id": aggregate_key(event.originator_id), "campaign": None, "day": None}
         new |= dict.fromkeys(_TIMES) | {"status": Status.ACCEPTED.value, "provider": provider_of(event.message_id)}
-        new |= {"pricing_category": None, "billable": None}
+        new |= {"pricing_category": None, "billable": None, "first_at": None}
     else:
         if row is None:
             raise ValueError(f"{type(event).__qualname__} for a message that was never opened: {event.originator_id}")
@@ -82,7 +85,8 @@ def fold(row: Row | None, event: MessageEvent) -> Row:
             # An event added to MessageEvent but not folded here fails mypy on this line.
             assert_never(event)
     known = [new[name] for name in _TIMES if new[name] is not None]
-    new["day"] = min(known).date().isoformat() if known else None
+    new["first_at"] = min(known) if known else None
+    new["day"] = new["first_at"].date().isoformat() if known else None
     new["sent_to_delivered"] = _seconds(new["sent_at"], new["delivered_at"])
     new["delivered_to_read"] = _seconds(new["delivered_at"], new["read_at"])
     return new
@@ -130,19 +134,33 @@ class FunnelView:
     def __init__(self, connect: Connect) -> None:
         self._connect = connect
 
-    def summary(self, *, by: FunnelBy | None = None) -> list[FunnelRow]:
-        """The funnel overall (``by=None``: one row), or one row per campaign, day, provider or pricing category."""
+    def summary(
+        self,
+        *,
+        by: FunnelBy | None = None,
+        campaign: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> list[FunnelRow]:
+        """The funnel overall (``by=None``: one row), or one row per campaign, day, provider or pricing category.
+
+        ``campaign``: only its messages; ``since``/``until``: only messages whose first known
+        time (``first_at``, the moment their ``day`` is taken from) is in ``[since, until)``.
+        """
         if by is not None and by not in FUNNEL_BY:
             raise ValueError(f"by must be None or one of {', '.join(FUNNEL_BY)}; got {by!r}")
         table = funnel_table
         key = table.c[by] if by else None
+        chosen = funnel_filter(campaign=campaign, since=since, until=until)
         reached = case((table.c.delivered_at.is_not(None) | table.c.read_at.is_not(None), 1), else_=0)
         read = case((table.c.read_at.is_not(None), 1), else_=0)
         billable = case((table.c.billable == 1, 1), else_=0)
         key_columns = [key.label("key")] if key is not None else []
         sums = (func.count(), func.sum(reached), func.sum(read), func.sum(billable))
-        counts_query = select(*key_columns, table.c.status, *sums).group_by(
-            *([key] if key is not None else []), table.c.status
+        counts_query = (
+            select(*key_columns, table.c.status, *sums)
+            .where(chosen)
+            .group_by(*([key] if key is not None else []), table.c.status)
         )
         groups: dict[str | None, dict[str, Any]] = {}
         latencies: dict[str | None, dict[str, list[float]]] = {}
@@ -157,7 +175,7 @@ class FunnelView:
                 group["billable"] += int(billable_count or 0)
             for name in ("sent_to_delivered", "delivered_to_read"):
                 column = table.c[name]
-                query = select(*key_columns, column).where(column.is_not(None)).order_by(column)
+                query = select(*key_columns, column).where(chosen, column.is_not(None)).order_by(column)
                 for row in connection.execute(query):
                     group_key = row[0] if key is not None else None
                     latencies.setdefault(group_key, {}).setdefault(name, []).append(row[-1])
@@ -181,6 +199,21 @@ class FunnelView:
             delivered_to_read=percentiles(latency.get("delivered_to_read", [])),
             billable=group["billable"],
         )
+
+
+def funnel_filter(
+    *, campaign: str | None = None, since: datetime | None = None, until: datetime | None = None
+) -> ColumnElement[bool]:
+    """The ``view_funnel`` rows of ``campaign``'s messages first known in ``[since, until)`` (None: any)."""
+    table = funnel_table
+    conditions: list[ColumnElement[bool]] = []
+    if campaign is not None:
+        conditions.append(table.c.campaign == campaign)
+    if since is not None:
+        conditions.append(table.c.first_at >= since)
+    if until is not None:
+        conditions.append(table.c.first_at < until)
+    return and_(True, *conditions)
 
 
 def _empty_group() -> dict[str, Any]:

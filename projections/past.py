@@ -28,6 +28,7 @@ from ledger.application import Ledger
 from ledger.gcpause import gc_paused
 from ledger.message import MessageEvent
 from ledger.sql import storage_errors
+from projections.activity import ActivityView
 from projections.base import Projection, RowCache, decode, metadata
 from projections.current_status import CurrentStatusProjection, CurrentStatusView
 from projections.failure_report import FailureReportProjection, FailureReportView
@@ -51,6 +52,7 @@ class PastViews(ViewQueries):
         self.current_status = CurrentStatusView(engine.connect)
         self.failure_report = FailureReportView(engine.connect)
         self.funnel = FunnelView(engine.connect)
+        self.activity_view = ActivityView(engine.connect)
 
     def catch_up(self) -> int:
         """Nothing to apply: these views show a moment that is past (0)."""

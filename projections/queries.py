@@ -4,16 +4,27 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from ledger.readmodels import Failure, FailureGroup, FunnelBy, FunnelRow, GroupBy, StatusPage
+from ledger.readmodels import (
+    ActivityBucket,
+    BucketSize,
+    Failure,
+    FailureGroup,
+    FunnelBy,
+    FunnelRow,
+    GroupBy,
+    StatusPage,
+)
 from ledger.status import Status
+from projections.activity import ActivityView
 from projections.current_status import CurrentStatusView
 from projections.failure_report import FailureReportView
 from projections.funnel import FunnelView
 
 
 class ViewQueries:
-    """The three views' queries under the names :class:`~ledger.Ledger` uses (mixed into ``Projections``)."""
+    """The views' queries under the names :class:`~ledger.Ledger` uses (mixed into ``Projections``)."""
 
+    activity_view: ActivityView
     current_status: CurrentStatusView
     failure_report: FailureReportView
     funnel: FunnelView
@@ -56,6 +67,27 @@ class ViewQueries:
         """The failures in ``[since, until)`` grouped ``by``, largest first."""
         return self.failure_report.summary(by=by, since=since, until=until)
 
-    def summary(self, *, by: FunnelBy | None = None) -> list[FunnelRow]:
-        """The delivery funnel overall, or one row per campaign, day, provider or pricing category."""
-        return self.funnel.summary(by=by)
+    def summary(
+        self,
+        *,
+        by: FunnelBy | None = None,
+        campaign: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> list[FunnelRow]:
+        """The delivery funnel overall, or one row per campaign, day, provider or pricing category.
+
+        Of ``campaign``'s messages first known in ``[since, until)`` (see ``FunnelView.summary``).
+        """
+        return self.funnel.summary(by=by, campaign=campaign, since=since, until=until)
+
+    def activity(
+        self,
+        *,
+        bucket: BucketSize = "day",
+        since: datetime | None = None,
+        until: datetime | None = None,
+        campaign: str | None = None,
+    ) -> list[ActivityBucket]:
+        """Reports and failures per hour or day, oldest first (see :mod:`projections.activity`)."""
+        return self.activity_view.buckets(bucket=bucket, since=since, until=until, campaign=campaign)

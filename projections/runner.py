@@ -27,6 +27,7 @@ from ledger.errors import ProjectionConflictError as ProjectionConflictError  # 
 from ledger.gcpause import gc_paused
 from ledger.persistence import LedgerRecorder
 from ledger.sql import storage_errors
+from projections.activity import ActivityView
 from projections.base import Projection, RowCache, decode, metadata
 from projections.current_status import CurrentStatusProjection, CurrentStatusView
 from projections.failure_report import FailureReportProjection, FailureReportView
@@ -94,6 +95,7 @@ class Projections(ViewQueries):
         self.current_status = CurrentStatusView(engine.connect)
         self.failure_report = FailureReportView(engine.connect)
         self.funnel = FunnelView(engine.connect)
+        self.activity_view = ActivityView(engine.connect)
 
     @classmethod
     def open(cls, url: Database = None, *, create: bool = True) -> Self:
