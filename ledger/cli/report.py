@@ -43,7 +43,7 @@ def report(
     with clear_errors(), Ledger.open(db, create=False) as ledger:
         funnel = ledger.summary(campaign=campaign, since=start, until=end, as_of=moment)[0]
         campaigns = [] if campaign else ledger.summary(by="campaign", fresh=False, as_of=moment)
-        groups = ledger.failure_summary(by=by, since=start, until=end, fresh=False, as_of=moment)  # type: ignore[arg-type]
+        groups = ledger.failure_summary(by=by, since=start, until=end, fresh=False, as_of=moment)
     page = render_page(
         "report.html",
         Chrome(static=True),

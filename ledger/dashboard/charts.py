@@ -62,7 +62,7 @@ def stacked_bars(
     top = max(max(totals), 1)
     plot_width, plot_height = _WIDTH - _LEFT - 8, _HEIGHT - _BOTTOM - _TOP
     step = plot_width / len(labels)
-    bar = max(step * 0.8, 1.0)
+    bar = min(max(step * 0.8, 1.0), 48.0)  # a few buckets stay bars, not blocks
     parts = [_svg_open(_WIDTH, _HEIGHT, "stacked"), _axes(top, plot_width, plot_height)]
     for i, label in enumerate(labels):
         x, base = _LEFT + i * step + (step - bar) / 2, float(_TOP + plot_height)

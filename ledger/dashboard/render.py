@@ -73,9 +73,17 @@ def funnel_chart(row: FunnelRow) -> Markup:
 
 
 def stacked_by(
-    labels: Sequence[str], rows: Sequence[Mapping[str, int]], *, top: int = 8
+    labels: Sequence[str], rows: Sequence[Mapping[str, int]], *, top: int = 8, order: Sequence[str] = ()
 ) -> list[tuple[str, list[int]]]:
-    """Series for :func:`charts.stacked_bars`: the ``top`` largest keys over all rows, the rest as "other"."""
+    """Series for :func:`charts.stacked_bars`, one value per label.
+
+    With ``order``, those keys in that order (each stage keeps its colour); else the
+    ``top`` largest keys over all rows, largest first, and the rest as "other".
+    """
+    if len(labels) != len(rows):
+        raise ValueError(f"{len(labels)} labels for {len(rows)} rows")
+    if order:
+        return [(key, [row.get(key, 0) for row in rows]) for key in order]
     totals: dict[str, int] = {}
     for row in rows:
         for key, count in row.items():
@@ -85,7 +93,6 @@ def stacked_by(
     rest = [sum(count for key, count in row.items() if key not in kept) for row in rows]
     if any(rest):
         series.append(("other", rest))
-    assert len(labels) == len(rows)
     return series
 
 

@@ -25,7 +25,7 @@ from ledger.dashboard.timeline import timeline
 from ledger.errors import MessageNotFoundError
 from ledger.http import session
 from ledger.http.state import runtime_of
-from ledger.readmodels import GROUP_BY
+from ledger.readmodels import GROUP_BY, BucketSize
 from ledger.status import Status
 
 #: What every page answer carries: no script, no plugin, no framing, forms to this server only.
@@ -92,10 +92,10 @@ async def activity(request: Request) -> Response:
     if (refused := _refuse(request)) is not None:
         return refused
     runtime = runtime_of(request)
-    bucket = request.query_params.get("bucket") or "day"
+    bucket: BucketSize = "hour" if request.query_params.get("bucket") == "hour" else "day"
     try:
-        if bucket not in ("hour", "day"):
-            raise PageInputError(f"per: choose hour or day, not {bucket!r}")
+        if request.query_params.get("bucket", bucket) != bucket:
+            raise PageInputError(f"per: choose hour or day, not {request.query_params['bucket']!r}")
         campaign, since, until = _text(request, "campaign"), _moment(request, "since"), _moment(request, "until")
     except PageInputError as error:
         return _page(request, "activity.html", 400, title="Over time", error=str(error), **_empty_activity())
