@@ -93,7 +93,8 @@ async def test_the_pages_need_signing_in_and_the_cookie_is_not_the_token(client:
     right = await client.post("/dashboard/login", data={"token": TOKEN, "next": "/dashboard/failures?by=campaign"})
     assert (right.status_code, right.headers["location"]) == (303, "/dashboard/failures?by=campaign")
     cookie = right.headers["set-cookie"]
-    assert "HttpOnly" in cookie and "SameSite=strict" in cookie.replace("Strict", "strict")
+    assert "HttpOnly" in cookie
+    assert "samesite=strict" in cookie.lower()
     assert TOKEN not in cookie
     assert (await client.get("/dashboard/failures?by=campaign")).status_code == 200
     # The cookie opens the pages, not the API.
@@ -179,7 +180,9 @@ async def test_an_unknown_message_is_said_plainly(client: httpx.AsyncClient) -> 
 async def test_a_hostile_body_is_shown_as_text(client: httpx.AsyncClient) -> None:
     await signed_in(client)
     page = (await client.get("/dashboard/rejections")).text
-    assert "<script>" not in page and "<b>bold" not in page and "\x1b" not in page
+    assert "<script>" not in page
+    assert "<b>bold" not in page
+    assert "\x1b" not in page
     assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;&lt;b&gt;bold&lt;/b&gt;\\x1b[31mred" in page
     failures = (await client.get("/dashboard/failures", params={"by": "campaign"})).text
     assert HOSTILE_CAMPAIGN not in failures

@@ -63,7 +63,8 @@ def test_formats() -> None:
 
 def test_a_page_escapes_what_it_is_given() -> None:
     html = render("login.html", Chrome(static=True), title=HOSTILE, action="/login", next="/", error=HOSTILE)
-    assert "<script>" not in html and "\x1b" not in html
+    assert "<script>" not in html
+    assert "\x1b" not in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;\\x1b[2J&#34;&amp;" in html
 
 
@@ -97,7 +98,8 @@ def test_the_timeline_adds_refused_input_but_not_contradictions_twice() -> None:
         ("refused input (unmapped)", "rejected"),
         ("contradicting report: sent", "rejected"),
     ]
-    assert lines[2].raw == "x" and lines[3].detail == "it contradicts"
+    assert lines[2].raw == "x"
+    assert lines[3].detail == "it contradicts"
 
 
 @pytest.mark.parametrize(
