@@ -32,9 +32,10 @@ fetch() {
 }
 
 # vendor PACKAGE VERSION SHA256 DIRECTORY FILE...: FILEs (paths inside the package) into
-# $STATIC/DIRECTORY, flat, with a VERSIONS file naming where they came from.
+# $STATIC/DIRECTORY, flat, each patched if a patch_PACKAGE function exists, with a VERSIONS
+# file naming where they came from.
 vendor() {
-    local package=$1 version=$2 sha=$3 directory=$STATIC/$4 file
+    local package=$1 version=$2 sha=$3 directory=$STATIC/$4 file patched=none
     shift 4
     fetch "$package" "$version" "$sha"
     rm -rf "$directory"
@@ -42,6 +43,9 @@ vendor() {
     for file in "$@"; do
         cp "$work/$package/$file" "$directory/"
     done
+    if declare -F "patch_$package" >/dev/null; then
+        patched=$("patch_$package" "$directory")
+    fi
     {
         echo "Vendored by scripts/vendor-docs-assets.sh; do not edit by hand."
         echo "package: $package"
@@ -49,9 +53,27 @@ vendor() {
         echo "license: $(cd "$work/$package" && node -p 'require("./package.json").license')"
         echo "source: https://registry.npmjs.org/$package/-/$package-$version.tgz"
         echo "source sha256: $sha"
+        echo "patched: $patched"
         echo "files (sha256):"
         (cd "$directory" && for file in "$@"; do sha256sum "$(basename "$file")"; done)
     } >"$directory/VERSIONS"
+}
+
+# ReDoc 2's sidebar badge ("API docs by Redocly") loads its logo from cdn.redoc.ly whatever the
+# options say.  The URL is emptied: the image then fails at once, its onError removes it, and the
+# badge shows its text alone.  Exactly one occurrence, or an upgrade must look again.
+patch_redoc() {
+    local bundle=$1/redoc.standalone.js logo='"https://cdn.redoc.ly/redoc/logo-mini.svg"'
+    if [[ $(grep -o "$logo" "$bundle" | wc -l) != 1 ]]; then
+        echo "redoc: expected the Redocly logo's URL once in $bundle; look at the new bundle" >&2
+        exit 1
+    fi
+    sed -i "s|$logo|\"\"|" "$bundle"
+    if grep -q "cdn\.redoc\.ly" "$bundle"; then
+        echo "redoc: $bundle still names cdn.redoc.ly" >&2
+        exit 1
+    fi
+    echo "redoc.standalone.js: the sidebar badge's logo URL (https://cdn.redoc.ly/redoc/logo-mini.svg) emptied"
 }
 
 vendor "${SWAGGER_UI[@]}" swagger-ui \
