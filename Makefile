@@ -10,7 +10,7 @@ UV_VERSION := 0.13.9
 # `make test` is the gate: Hypothesis replays the same examples every run (see tests/conftest.py).
 export HYPOTHESIS_PROFILE ?= ci
 
-.PHONY: install lock test lint typecheck smoke unit demo bench sdist clean
+.PHONY: install lock test lint typecheck smoke unit demo bench sdist vendor-assets clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -62,6 +62,10 @@ bench: install
 # The source distribution, as `pip download` would get it; `make test` runs from it unpacked.
 sdist: install
 	$(BIN)/python -m build --sdist --no-isolation --outdir dist
+
+# Fetch the API docs pages' JavaScript and CSS again (pinned versions and sha256s in the script; needs npm).
+vendor-assets:
+	scripts/vendor-docs-assets.sh
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis *.egg-info dist build

@@ -19,7 +19,7 @@ database is unavailable (the provider retries); every error body is an RFC 9457 
 Modules: ``receiver`` (the routers and their lifespan), ``app`` (the receiver's own
 application), ``webhooks``, ``reads``, ``health`` and ``metrics`` (one router each), ``bodies`` (size
 limit and signature), ``settings``, ``runtime`` (what the lifespan opens), ``state``,
-``problems``, ``openapi`` and ``serve``.
+``problems``, ``openapi``, ``docs`` (the API docs pages, their assets in ``static/``) and ``serve``.
 """
 
 from ledger.http.app import create_app

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 from fastapi import APIRouter, Depends, FastAPI
 
-from ledger.http import openapi, problems
+from ledger.http import docs, openapi, problems
 from ledger.http.problems import AsciiJSON
 from ledger.http.receiver import Receiver
 from ledger.http.settings import ServerSettings
@@ -24,11 +24,19 @@ def create_app(settings: ServerSettings, *, routers: Sequence[APIRouter] = ()) -
     and runtime as the receiver's do (:mod:`ledger.http.state`).
     """
     receiver = Receiver(settings, freeze_gc=True)
-    app = FastAPI(title="delivery-ledger receiver", version="1", default_response_class=AsciiJSON)
+    # FastAPI's own docs pages load their assets from a CDN: ours are served from the package.
+    app = FastAPI(
+        title="delivery-ledger receiver",
+        version="1",
+        default_response_class=AsciiJSON,
+        docs_url=None,
+        redoc_url=None,
+    )
     app.state.receiver = receiver
     problems.install(app)  # Routing errors (404, 405): the receiver's routes answer their own.
     app.include_router(receiver.router)
     for router in routers:
         app.include_router(router, dependencies=[Depends(receiver.attach)])
     openapi.install(app)
+    docs.install(app)
     return app

@@ -117,7 +117,7 @@ def test_every_reference_in_the_openapi_document_resolves(sqlite_database: str) 
 def test_the_recorders_chain_names_are_not_eventsourcing_sqlalchemys(ledger: Ledger) -> None:
     """The hash chain adds names to eventsourcing-sqlalchemy's recorder; a release must not define them."""
     recorder = ledger.recorder
-    chain_names = {"chain_table", "chained", "detect_chain", "sql_engine", "chain_hashes", "_select_chain_hashes"}
+    chain_names = {"chain_table", "chained", "detect_chain", "sql_engine", "chained_rows", "_select_chain_hashes"}
     chain_names |= {"read_chain", "select_chain_of", "begin_heads", "commit_heads", "_heads", "_staged"}
     assert chain_names <= set(dir(recorder))
     upstream = set(dir(SQLAlchemyApplicationRecorder))
