@@ -10,7 +10,7 @@ UV_VERSION := 0.13.9
 # `make test` is the gate: Hypothesis replays the same examples every run (see tests/conftest.py).
 export HYPOTHESIS_PROFILE ?= ci
 
-.PHONY: install lock test lint typecheck smoke unit demo bench sdist vendor-assets clean
+.PHONY: install lock test lint typecheck smoke unit demo bench sdist vendor-assets clean screenshots
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -46,12 +46,17 @@ smoke: install
 	$(BIN)/python -m benchmarks.providers --quick
 	$(BIN)/python -m benchmarks.audit --quick
 	$(BIN)/python -m benchmarks.timetravel --quick
+	$(BIN)/python -m benchmarks.dashboard --quick
 
 test: lint typecheck smoke
 	$(BIN)/pytest
 
 unit: install
 	$(BIN)/pytest tests/unit
+
+# The dashboard's screenshots in docs/screenshots, taken by the browser tests in Debian's Chromium.
+screenshots: install
+	LEDGER_SCREENSHOTS=docs/screenshots $(BIN)/pytest -q tests/browser/test_dashboard_pages.py
 
 demo: install
 	$(BIN)/ledger demo --db sqlite:///demo.db --fresh
