@@ -2,7 +2,7 @@
 
 The database comes from ``--db URL`` after the subcommand, else ``--db URL`` before it,
 else ``LEDGER_DATABASE_URL``, else ``sqlite:///ledger.db``.  Read commands (``status``,
-``history``, ``failures``, ``summary``, ``rejections``), ``rebuild`` and the audit
+``history``, ``failures``, ``summary``, ``activity``, ``rejections``), ``rebuild`` and the audit
 commands (``verify``, ``seal``, ``checkpoint``) never create a database; the others
 create the ledger on first use.
 

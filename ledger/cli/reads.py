@@ -1,8 +1,8 @@
-"""The commands that read: ``status``, ``history``, ``failures``, ``summary``, ``rejections``.
+"""The commands that read: ``status``, ``history``, ``failures``, ``summary``, ``activity``, ``rejections``.
 
 None of them creates a database, and none shows stale data: ``status``, ``history`` and
-``rejections`` read the ledger itself; ``failures`` and ``summary`` catch the read models
-up first.  With ``--as-of`` (``--until`` for ``history``) they show what the ledger knew at
+``rejections`` read the ledger itself; ``failures``, ``summary`` and ``activity`` catch the
+read models up first.  With ``--as-of`` (``--until`` for ``history``) they show what the ledger knew at
 that time instead: ``failures`` and ``summary`` then rebuild the views from the log apart,
 leaving the ledger's own alone (:mod:`projections.past`).
 """
@@ -22,7 +22,7 @@ from ledger.cli import console, render
 from ledger.cli.errors import ExitStatus, clear_errors, fail
 from ledger.cli.input import parse_time
 from ledger.cli.options import AsJson, Db
-from ledger.readmodels import FUNNEL_BY
+from ledger.readmodels import BUCKET_SIZES, FUNNEL_BY
 from projections import GROUP_BY, Failure, FailureGroup, Projections
 from projections.past import rebuild_as_of
 from projections.queries import ViewQueries
@@ -64,6 +64,14 @@ AsOf = Annotated[
 AtPosition = Annotated[
     int | None, typer.Option(min=0, help="As the log stood at this position (notification id), inclusive.")
 ]
+
+
+def _window(since: str | None, until: str | None) -> tuple[datetime | None, datetime | None]:
+    """``--since`` and ``--until`` as UTC times; a usage error if the first is later."""
+    start, end = parse_time(since, "--since"), parse_time(until, "--until")
+    if start is not None and end is not None and start > end:
+        fail("--since is later than --until", ExitStatus.USAGE)
+    return start, end
 
 
 def _when(moment: datetime | None, position: int | None, option: str) -> None:
@@ -124,9 +132,7 @@ def failures(
         raise typer.BadParameter(f"choose one of {', '.join(GROUP_BY)}", param_hint="--by")
     if as_json and as_csv:
         fail("--json and --csv cannot be used together", ExitStatus.USAGE)
-    start, end = parse_time(since, "--since"), parse_time(until, "--until")
-    if start is not None and end is not None and start > end:
-        fail("--since is later than --until", ExitStatus.USAGE)
+    start, end = _window(since, until)
     moment = parse_time(as_of, "--as-of")
     with clear_errors(), views_as_of(db, moment) as views:
         if details:
@@ -147,20 +153,51 @@ def failures(
 
 def summary(
     by: Annotated[str | None, typer.Option(help=f"One funnel per {' | '.join(FUNNEL_BY)}.")] = None,
+    campaign: Annotated[str | None, typer.Option(help="Only this campaign's messages.")] = None,
+    since: Annotated[
+        str | None, typer.Option(help="Only messages first known from this time (ISO-8601, inclusive).")
+    ] = None,
+    until: Annotated[
+        str | None, typer.Option(help="Only messages first known before this time (ISO-8601, exclusive).")
+    ] = None,
     as_of: AsOf = None,
     db: Db = None,
     as_json: AsJson = False,
 ) -> None:
-    """The delivery funnel: counts, delivery and read rates, latency percentiles."""
+    """The delivery funnel: counts, delivery and read rates, latency percentiles.
+
+    A message's first known time is the earliest of its send and report times (its day's).
+    """
     if by is not None and by not in FUNNEL_BY:
         raise typer.BadParameter(f"choose one of {', '.join(FUNNEL_BY)}", param_hint="--by")
+    start, end = _window(since, until)
     moment = parse_time(as_of, "--as-of")
     with clear_errors(), views_as_of(db, moment) as views:
-        rows = views.funnel.summary(by=by)
+        rows = views.summary(by=by, campaign=campaign, since=start, until=end)
     if as_json:
         render.print_json([row.to_dict() for row in rows])
     else:
         render.show(console.out, *render.funnel_tables(rows, by))
+
+
+def activity(
+    bucket: Annotated[str, typer.Option(help=f"One row per {' | '.join(BUCKET_SIZES)} (UTC).")] = "day",
+    since: Annotated[str | None, typer.Option(help="From this time (ISO-8601, inclusive).")] = None,
+    until: Annotated[str | None, typer.Option(help="Until this time (ISO-8601, exclusive).")] = None,
+    campaign: Annotated[str | None, typer.Option(help="Only this campaign's messages.")] = None,
+    db: Db = None,
+    as_json: AsJson = False,
+) -> None:
+    """Stage reports by status and failures by code, per hour or day (duplicates and rejections not counted)."""
+    if bucket not in BUCKET_SIZES:
+        raise typer.BadParameter(f"choose one of {', '.join(BUCKET_SIZES)}", param_hint="--bucket")
+    start, end = _window(since, until)
+    with clear_errors(), caught_up(db) as views:
+        buckets = views.activity(bucket=bucket, since=start, until=end, campaign=campaign)
+    if as_json:
+        render.print_json([each.to_dict() for each in buckets])
+    else:
+        render.show(console.out, render.activity_table(buckets, bucket))
 
 
 def rejections(

@@ -26,7 +26,7 @@ from ledger.printable import STEERING
 from ledger.printable import printable as printable  # the commands call render.printable
 from ledger.status import Outcome, Status
 from ledger.views import HistoryEntry, IngestOutcome, MessageView, Rejection
-from projections import Failure, FailureGroup, FunnelRow
+from projections import ActivityBucket, Failure, FailureGroup, FunnelRow
 
 BAR_WIDTH = 30
 
@@ -179,6 +179,23 @@ def failures_table(failures: Sequence[Failure]) -> Table:
 def _bar(fraction: float) -> str:
     filled = round(fraction * BAR_WIDTH)
     return "█" * filled + "·" * (BAR_WIDTH - filled)
+
+
+def activity_table(buckets: Sequence[ActivityBucket], bucket: str) -> Table:
+    """Reports by status and failures by code, one row per hour or day."""
+    table = LiteralTable(title=f"Activity by {bucket} (UTC)")
+    table.add_column("from", no_wrap=True)
+    for status in Status:
+        table.add_column(status.value, justify="right")
+    table.add_column("failures by code", overflow="fold")
+    for each in buckets:
+        codes = sorted(each.failures.items(), key=lambda item: (-item[1], item[0]))
+        table.add_row(
+            each.start.strftime("%Y-%m-%d %H:00" if bucket == "hour" else "%Y-%m-%d"),
+            *(f"{each.reports[status]:,}" for status in Status),
+            Text(", ").join(Text(printable(f"{code} {count:,}")) for code, count in codes),
+        )
+    return table
 
 
 def funnel_tables(rows: Sequence[FunnelRow], by: str | None) -> list[Table]:

@@ -1,4 +1,5 @@
-"""The read routes: messages (one, a page of them, a history), rejections, the failure report and the funnel.
+"""The read routes: messages (one, a page of them, a history), rejections, the failure report, the funnel
+and activity over time.
 
 They show recipients' phone numbers: with an API token set, each needs
 ``Authorization: Bearer <token>``.
@@ -8,7 +9,7 @@ from __future__ import annotations
 
 import hmac
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -16,7 +17,16 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from ledger.http import problems
 from ledger.http.problems import AsciiJSON, ProblemRoute, RequestRefusedError
 from ledger.http.state import runtime_of, settings_of
-from ledger.readmodels import Failure, FailureGroup, FunnelBy, FunnelRow, GroupBy, StatusPage
+from ledger.readmodels import (
+    ActivityBucket,
+    BucketSize,
+    Failure,
+    FailureGroup,
+    FunnelBy,
+    FunnelRow,
+    GroupBy,
+    StatusPage,
+)
 from ledger.status import Status
 from ledger.views import HistoryEntry, MessageView, Rejection
 
@@ -56,6 +66,9 @@ def router() -> APIRouter:
         "/reports/failures", failures, responses={200: {"model": list[FailureGroup] | list[Failure]}, **_QUERY_ERRORS}
     )
     routes.add_api_route("/reports/summary", summary, responses={200: {"model": list[FunnelRow]}, **_QUERY_ERRORS})
+    routes.add_api_route(
+        "/reports/activity", activity, responses={200: {"model": list[ActivityBucket]}, **_QUERY_ERRORS}
+    )
     return routes
 
 
@@ -66,6 +79,9 @@ AsOf = Annotated[
 ]
 Until = Annotated[datetime | None, Query(description="Until this time, exclusive (UTC if no zone).")]
 AtPosition = Annotated[int | None, Query(ge=0, description="As the log stood at this notification id.")]
+Campaign = Annotated[str | None, Query(description="Only this campaign's messages.")]
+#: The largest id a database's BIGINT holds: a larger ``before`` is refused (400), not sent on.
+MAX_ID = 2**63 - 1
 
 
 async def messages(
@@ -133,12 +149,26 @@ async def rejections(
     since: Since = None,
     message_id: Annotated[str | None, Query(description="Only what named this message.")] = None,
     limit: Annotated[int, Query(ge=1, le=10_000, description="At most this many.")] = 100,
+    before: Annotated[
+        int | None,
+        Query(
+            ge=1, le=MAX_ID, description="Only ids below this one: the previous page's last id (400 if not 1..2^63-1)."
+        ),
+    ] = None,
+    order: Annotated[
+        Literal["oldest", "newest"], Query(description="Oldest first (by id), or newest first (400 otherwise).")
+    ] = "oldest",
 ) -> AsciiJSON:
-    """Refused input, oldest first: malformed bodies and contradictions, with reasons and the raw body as text.
+    """Refused input, oldest first (or newest, ``order=newest``): malformed bodies and contradictions,
+    with reasons and the raw body as text.
 
-    For the next page, pass the last one's newest ``received_at`` as ``since``.
+    For the next page newest first, pass the last one's ``id`` as ``before``; oldest first,
+    its newest ``received_at`` as ``since``.
     """
-    found = await runtime_of(request).ledger.rejections(limit=limit, since=_utc(since), message_id=message_id)
+    ledger = runtime_of(request).ledger
+    found = await ledger.rejections(
+        limit=limit, since=_utc(since), message_id=message_id, before=before, newest_first=order == "newest"
+    )
     return AsciiJSON([rejection.to_dict() for rejection in found])
 
 
@@ -169,12 +199,45 @@ async def summary(
     by: Annotated[
         FunnelBy | None, Query(description="One row per campaign, day, provider or pricing category.")
     ] = None,
+    campaign: Campaign = None,
+    since: Annotated[
+        datetime | None, Query(description="Messages first known from this time, inclusive (UTC if no zone).")
+    ] = None,
+    until: Annotated[
+        datetime | None, Query(description="Messages first known before this time, exclusive (UTC if no zone).")
+    ] = None,
     as_of: AsOf = None,
 ) -> AsciiJSON:
-    """The delivery funnel: counts, delivery and read rates, latency percentiles (``as_of``: as of then)."""
+    """The delivery funnel: counts, delivery and read rates, latency percentiles (``as_of``: as of then).
+
+    ``campaign``, ``since`` and ``until`` narrow it to one campaign's messages first known
+    (earliest send or report time) in ``[since, until)``.
+    """
     runtime = runtime_of(request)
-    rows = await runtime.ledger.summary(by=by, fresh=runtime.fresh, as_of=_utc(as_of))
+    rows = await runtime.ledger.summary(
+        by=by, campaign=campaign, since=_utc(since), until=_utc(until), fresh=runtime.fresh, as_of=_utc(as_of)
+    )
     return AsciiJSON([row.to_dict() for row in rows])
+
+
+async def activity(
+    request: Request,
+    bucket: Annotated[BucketSize, Query(description="One bucket per UTC hour or day (400 otherwise).")] = "day",
+    since: Since = None,
+    until: Until = None,
+    campaign: Campaign = None,
+) -> AsciiJSON:
+    """Stage reports (by status) and failures (by error code) per UTC hour or day, oldest first.
+
+    Counted from the read models: each stage time of a message is one report (duplicates
+    and rejected reports are not counted; ``accepted``: sends recorded); failures are those
+    applied, by code (``(none)`` without one).  Buckets with nothing in them are left out.
+    """
+    runtime = runtime_of(request)
+    buckets = await runtime.ledger.activity(
+        bucket=bucket, since=_utc(since), until=_utc(until), campaign=campaign, fresh=runtime.fresh
+    )
+    return AsciiJSON([each.to_dict() for each in buckets])
 
 
 def _utc(moment: datetime | None) -> datetime | None:

@@ -160,7 +160,7 @@ def test_an_unreachable_database_is_one_line_and_exit_3() -> None:
     assert_one_line_error(result, 3, "could not open the ledger")
 
 
-READS = [["status", "m-1"], ["history", "m-1"], ["failures"], ["summary"], ["rejections"], ["rebuild"]]
+READS = [["status", "m-1"], ["history", "m-1"], ["failures"], ["summary"], ["activity"], ["rejections"], ["rebuild"]]
 
 
 @pytest.mark.parametrize("args", READS)
