@@ -20,7 +20,7 @@ from ledger.http import SIGNATURE_HEADER, WEBHOOK_PATH, sign
 from tests.browser.conftest import Served
 from tests.integration.test_server import SECRET
 
-HOSTILE = '<script>window.hacked = 1</script><b>bold</b>\x1b[31mred'
+HOSTILE = "<script>window.hacked = 1</script><b>bold</b>\x1b[31mred"
 PAGES = {
     "overview": "/",
     "over-time": "/dashboard/activity?bucket=hour",
@@ -119,7 +119,7 @@ def test_a_hostile_body_is_shown_as_text(signed_in: Page, api: httpx.Client) -> 
     row = signed_in.get_by_test_id("rejections").locator("tbody tr").first
     row.locator("summary").click()
     shown = row.locator("pre").inner_text()
-    assert shown == '<script>window.hacked = 1</script><b>bold</b>\\x1b[31mred'
+    assert shown == "<script>window.hacked = 1</script><b>bold</b>\\x1b[31mred"
     assert signed_in.evaluate("typeof window.hacked") == "undefined"
     assert row.locator("b").count() == 0
     _screenshot(signed_in, "rejections")
