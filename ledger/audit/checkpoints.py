@@ -10,6 +10,8 @@ rewrite of the whole database after the last checkpoint published is only caught
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from hashlib import sha256
 from typing import Any
@@ -137,26 +139,47 @@ def _sealed(session: Session) -> bool:
 
 
 class CheckpointSchedule:
-    """Records a checkpoint whenever ``every`` events or more were added since the last one.
+    """Records a checkpoint once ``every`` events or more were added since the last one, or
+    ``every_seconds`` have passed since it and something was added (whichever comes first).
 
-    For a process that follows the log (``ledger project --follow --checkpoint-every N``):
-    call :meth:`after` with the log position it reached.
+    For a process that follows the log (``ledger project --follow --checkpoint-every N``
+    or ``--checkpoint-minutes M``): call :meth:`after` with the log position it reached.
+    ``clock`` gives seconds (monotonic); a test may pass its own.
     """
 
-    def __init__(self, recorder: LedgerRecorder, every: int) -> None:
-        if every < 1:
+    def __init__(
+        self,
+        recorder: LedgerRecorder,
+        every: int | None = None,
+        *,
+        every_seconds: float | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if every is None and every_seconds is None:
+            raise ValueError("a checkpoint schedule needs a number of events, a time, or both")
+        if every is not None and every < 1:
             raise ValueError("a checkpoint needs at least one new event")
+        if every_seconds is not None and not every_seconds > 0:
+            raise ValueError("the time between checkpoints must be positive")
         self.recorder = recorder
         self.every = every
+        self.every_seconds = every_seconds
+        self.clock = clock
         with recorder.transaction(commit=False) as session:
             recorded = read_checkpoints(session)
         #: The position of the last checkpoint (0: none yet).
         self.position = recorded[-1].position if recorded else 0
+        #: When the schedule started or last recorded one (``clock``'s time).
+        self.last = clock()
 
     def after(self, position: int) -> Checkpoint | None:
-        """A new checkpoint if the log reached ``position`` at least ``every`` events past the last one."""
-        if position - self.position < self.every:
+        """A new checkpoint if the log reached ``position`` and one is due; else None."""
+        added = position - self.position
+        by_count = self.every is not None and added >= self.every
+        by_time = self.every_seconds is not None and added > 0 and self.clock() - self.last >= self.every_seconds
+        if not (by_count or by_time):
             return None
         checkpoint = record_checkpoint(self.recorder)
         self.position = checkpoint.position
+        self.last = self.clock()
         return checkpoint

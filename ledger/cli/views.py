@@ -42,6 +42,10 @@ def project(
         int | None,
         typer.Option(min=1, help="Also record an audit checkpoint once this many events were added since the last."),
     ] = None,
+    checkpoint_minutes: Annotated[
+        float | None,
+        typer.Option(min=0.001, help="Also record an audit checkpoint this often, when events were added."),
+    ] = None,
     db: Db = None,
 ) -> None:
     """Bring the read models up to date (once, or continuously with --follow)."""
@@ -49,7 +53,10 @@ def project(
     with clear_errors(), Projections.open(db) as views:
         processed = views.catch_up()
         console.out.print(f"processed {processed:,} events; views at position {views.head():,}")
-        schedule = None if checkpoint_every is None else CheckpointSchedule(views.ledger.recorder, checkpoint_every)
+        schedule = None
+        if checkpoint_every is not None or checkpoint_minutes is not None:
+            seconds = None if checkpoint_minutes is None else checkpoint_minutes * 60
+            schedule = CheckpointSchedule(views.ledger.recorder, checkpoint_every, every_seconds=seconds)
         _checkpoint_if_due(schedule, views.head())
         if follow:
             stop = threading.Event()

@@ -10,6 +10,7 @@ from sqlalchemy import update
 from typer.testing import CliRunner
 
 from ledger import Ledger, message_uuid
+from ledger.audit.checkpoints import CheckpointSchedule
 from ledger.cli import ExitStatus, app
 from tests.integration.test_audit import write_history
 
@@ -97,3 +98,30 @@ def test_project_records_a_checkpoint_once_enough_events_were_added(db: str) -> 
         write_history(ledger, ("m-5",))
     assert "checkpoint 2 position 25 root " in run("project", "--checkpoint-every", "10", "--db", db).stdout
     assert run("verify", "--db", db).exit_code == 0
+
+
+def test_a_schedule_by_time_records_a_checkpoint_when_due_and_something_was_added(db: str) -> None:
+    now = [0.0]
+    with Ledger.open(db) as ledger:
+        schedule = CheckpointSchedule(ledger.recorder, every_seconds=60, clock=lambda: now[0])
+        assert schedule.after(15) is None  # not yet a minute
+        now[0] = 61.0
+        first = schedule.after(15)
+        assert first is not None
+        assert (first.sequence, first.position) == (1, 15)
+        now[0] = 200.0
+        assert schedule.after(15) is None  # due, but nothing was added
+        write_history(ledger, ("m-4",))
+        assert schedule.after(20) is not None
+    with pytest.raises(ValueError, match="a number of events, a time, or both"):
+        CheckpointSchedule(ledger.recorder)
+
+
+def test_project_takes_a_checkpoint_every_few_minutes_or_events(db: str) -> None:
+    result = run("project", "--checkpoint-minutes", "60", "--db", db)
+    assert result.exit_code == 0, result.output
+    assert "checkpoint" not in result.stdout  # the hour starts with the run (the schedule above shows it due)
+    both = run("project", "--checkpoint-minutes", "60", "--checkpoint-every", "10", "--db", db)
+    assert both.stdout.splitlines()[1].startswith("checkpoint 1 position 15 root ")
+    usage = run("project", "--checkpoint-minutes", "0", "--db", db)
+    assert usage.exit_code == ExitStatus.USAGE
