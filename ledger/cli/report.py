@@ -63,7 +63,9 @@ def report(
         fail(f"cannot write {html}: {error.strerror or error}", ExitStatus.USAGE)
     failures = sum(group.count for group in groups)
     written = render.printable(str(html))
-    console.out.print(f"{funnel.total:,} messages, {failures:,} failures; written to {written}")
+    console.out.print(
+        f"{funnel.total:,} messages, {failures:,} failures; written to {written}", soft_wrap=True, highlight=False
+    )
 
 
 def _scope(campaign: str | None, start: datetime | None, end: datetime | None, moment: datetime | None) -> str:
