@@ -11,7 +11,16 @@ import pytest
 
 from ledger import HistoryEntry, IngestOutcome, MessageView, Outcome, Rejection, Status
 from ledger.reports import DeliveryError
-from projections import Failure, FailureGroup, FunnelRow, Latency, Progress, StatusPage, StatusRow
+from projections import (
+    ActivityBucket,
+    Failure,
+    FailureGroup,
+    FunnelRow,
+    Latency,
+    Progress,
+    StatusPage,
+    StatusRow,
+)
 
 T0 = datetime(2026, 11, 27, 9, 30, tzinfo=UTC)
 ERROR = DeliveryError(
@@ -82,6 +91,7 @@ VALUES: list[Any] = [
         delivered_to_read=Latency(0, None, None, None),
     ),
     Progress(processed=10, position=10, head=12),
+    ActivityBucket(T0, {Status.SENT: 3, Status.FAILED: 1}, {"ERROR_CODE_MESSAGE_CUSTOMER_OPTED_OUT": 1}),
 ]
 
 
@@ -95,7 +105,7 @@ def test_to_dict_is_json_that_reads_back_equal_with_one_key_per_field(value: Any
 def test_times_are_iso_8601_utc_strings_and_enums_their_values() -> None:
     data = STATUS_ROW.to_dict()
     assert (data["accepted_at"], data["delivered_at"], data["status"]) == ("2026-11-27T09:30:00+00:00", None, "failed")
-    assert json.loads(json.dumps(VALUES[-2].to_dict()))["counts"] == {"delivered": 1, "read": 1, "failed": 2}
+    assert json.loads(json.dumps(VALUES[-3].to_dict()))["counts"] == {"delivered": 1, "read": 1, "failed": 2}
 
 
 def test_a_rejections_raw_bytes_become_text_and_a_messages_error_a_dict() -> None:
