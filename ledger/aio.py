@@ -225,6 +225,10 @@ class AsyncLedger:
         query = partial(self.reader.summary, by=by, campaign=campaign, since=since, until=until)
         return await self._read(partial(query, fresh=fresh, as_of=as_of))
 
+    async def campaigns(self, *, fresh: bool = True) -> list[str]:
+        """Every campaign a message names, as ``Ledger.campaigns`` gives them."""
+        return await self._read(partial(self.reader.campaigns, fresh=fresh))
+
     async def activity(
         self,
         *,

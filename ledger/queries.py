@@ -143,6 +143,10 @@ class LedgerQueries:
         with self._views(fresh=fresh, as_of=as_of) as views:
             return views.summary(by=by, campaign=campaign, since=since, until=until)
 
+    def campaigns(self, *, fresh: bool = True) -> list[str]:
+        """Every campaign a message names, in order (to offer as a filter)."""
+        return self.read_models(fresh=fresh).campaigns()
+
     def activity(
         self,
         *,

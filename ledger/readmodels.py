@@ -242,6 +242,9 @@ class ReadModels(Protocol):
     ) -> list[FunnelRow]:
         """The delivery funnel (of one campaign's messages first known in ``[since, until)``)."""
 
+    def campaigns(self) -> list[str]:
+        """Every campaign a message names, in order."""
+
     def activity(
         self, *, bucket: BucketSize, since: datetime | None, until: datetime | None, campaign: str | None
     ) -> list[ActivityBucket]:

@@ -183,6 +183,13 @@ class FunnelView:
             groups[None] = _empty_group()
         return [self._row(k, groups[k], latencies.get(k, {})) for k in sorted(groups, key=lambda k: k or "")]
 
+    def campaigns(self) -> list[str]:
+        """Every campaign a message names, in order (one index scan; no funnel is computed)."""
+        column = funnel_table.c.campaign
+        query = select(column).where(column.is_not(None)).distinct().order_by(column)
+        with self._connect() as connection:
+            return [campaign for (campaign,) in connection.execute(query)]
+
     @staticmethod
     def _row(key: str | None, group: dict[str, Any], latency: dict[str, list[float]]) -> FunnelRow:
         counts: dict[Status, int] = group["counts"]

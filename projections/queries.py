@@ -81,6 +81,10 @@ class ViewQueries:
         """
         return self.funnel.summary(by=by, campaign=campaign, since=since, until=until)
 
+    def campaigns(self) -> list[str]:
+        """Every campaign a message names, in order."""
+        return self.funnel.campaigns()
+
     def activity(
         self,
         *,

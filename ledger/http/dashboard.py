@@ -74,7 +74,7 @@ async def overview(request: Request) -> Response:
         return _page(request, "overview.html", 400, title="Overview", error=str(error), **_empty_overview())
     ledger, fresh = runtime.ledger, runtime.fresh
     rows = await ledger.summary(campaign=campaign, since=since, until=until, fresh=fresh)
-    campaigns = [row.key for row in await ledger.summary(by="campaign", fresh=False) if row.key is not None]
+    campaigns = await ledger.campaigns(fresh=False)
     return _page(
         request,
         "overview.html",

@@ -67,6 +67,10 @@ class DashboardContract:
         [row] = ledger.summary()
         assert (row.total, row.counts) == (4, reports(read=1, failed=2, delivered=1))
 
+    def test_the_campaigns_are_listed_once_each_in_order(self, ledger: Ledger) -> None:
+        assert ledger.campaigns() == ["fall", "spring"]
+        assert [row.key for row in ledger.summary(by="campaign") if row.key is not None] == ledger.campaigns()
+
     def test_the_funnel_of_one_campaign_counts_only_its_messages(self, ledger: Ledger) -> None:
         [row] = ledger.summary(campaign="fall")
         assert (row.total, row.counts, row.failure_rate) == (2, reports(failed=2), 1.0)
