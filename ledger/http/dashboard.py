@@ -112,6 +112,7 @@ async def activity(request: Request) -> Response:
         for row in found
     ]
     context = {**_empty_activity(), "buckets": buckets, "bucket": bucket, "campaign": campaign}
+    context["campaigns"] = await runtime.ledger.campaigns(fresh=False)
     context.update(since_text=_field(since), until_text=_field(until))
     return _page(request, "activity.html", title="Over time", **context)
 
@@ -300,5 +301,6 @@ def _empty_activity() -> dict[str, Any]:
     from ledger.dashboard.charts import STAGE_COLOURS
 
     stages = [status.value for status in Status]
-    context: dict[str, Any] = {"buckets": [], "bucket": "day", "campaign": None, "since_text": "", "until_text": ""}
+    context: dict[str, Any] = {"buckets": [], "bucket": "day", "campaign": None, "campaigns": []}
+    context.update(since_text="", until_text="")
     return {**context, "stages": stages, "stage_colours": [STAGE_COLOURS[stage] for stage in stages]}
