@@ -13,13 +13,14 @@ could not run.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC
 from typing import Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from ledger.dashboard.forms import PageInputError, day, field, moment, text
 from ledger.dashboard.render import Chrome, render
 from ledger.dashboard.timeline import timeline
 from ledger.errors import MessageNotFoundError
@@ -45,10 +46,6 @@ FAILURES_LISTED = 500
 _FILTERS = {"code": "code", "type": "type", "campaign": "campaign", "recipient": "recipient"}
 
 
-class PageInputError(ValueError):
-    """A filter in the query string the page cannot use (answered 400, on the page)."""
-
-
 def router() -> APIRouter:
     """The pages (the receiver includes them unless ``ServerSettings.dashboard`` is off)."""
     routes = APIRouter(include_in_schema=False)
@@ -69,7 +66,11 @@ async def overview(request: Request) -> Response:
         return refused
     runtime = runtime_of(request)
     try:
-        campaign, since, until = _text(request, "campaign"), _moment(request, "since"), _moment(request, "until")
+        campaign, since, until = (
+            text(request.query_params, "campaign"),
+            moment(request.query_params, "since"),
+            moment(request.query_params, "until"),
+        )
     except PageInputError as error:
         return _page(request, "overview.html", 400, title="Overview", error=str(error), **_empty_overview())
     ledger, fresh = runtime.ledger, runtime.fresh
@@ -82,8 +83,8 @@ async def overview(request: Request) -> Response:
         funnel=rows[0],
         campaigns=campaigns,
         campaign=campaign,
-        since_text=_field(since),
-        until_text=_field(until),
+        since_text=field(since),
+        until_text=field(until),
     )
 
 
@@ -96,7 +97,11 @@ async def activity(request: Request) -> Response:
     try:
         if request.query_params.get("bucket", bucket) != bucket:
             raise PageInputError(f"per: choose hour or day, not {request.query_params['bucket']!r}")
-        campaign, since, until = _text(request, "campaign"), _moment(request, "since"), _moment(request, "until")
+        campaign, since, until = (
+            text(request.query_params, "campaign"),
+            moment(request.query_params, "since"),
+            moment(request.query_params, "until"),
+        )
     except PageInputError as error:
         return _page(request, "activity.html", 400, title="Over time", error=str(error), **_empty_activity())
     found = await runtime.ledger.activity(
@@ -113,7 +118,7 @@ async def activity(request: Request) -> Response:
     ]
     context = {**_empty_activity(), "buckets": buckets, "bucket": bucket, "campaign": campaign}
     context["campaigns"] = await runtime.ledger.campaigns(fresh=False)
-    context.update(since_text=_field(since), until_text=_field(until))
+    context.update(since_text=field(since), until_text=field(until))
     return _page(request, "activity.html", title="Over time", **context)
 
 
@@ -128,12 +133,12 @@ async def failures(request: Request) -> Response:
     try:
         if by not in GROUP_BY:
             raise PageInputError(f"group by: choose one of {', '.join(GROUP_BY)}, not {by!r}")
-        since, until = _moment(request, "since"), _moment(request, "until")
-        window: dict[str, Any] = _day(selected) if by == "day" and selected is not None else {}
+        since, until = moment(request.query_params, "since"), moment(request.query_params, "until")
+        window: dict[str, Any] = day(selected) if by == "day" and selected is not None else {}
     except PageInputError as error:
         context.update(since_text="", until_text="", by="code", **_failure_links(request, "code"))
         return _page(request, "failures.html", 400, error=str(error), **context)
-    context.update(since_text=_field(since), until_text=_field(until), **_failure_links(request, by))
+    context.update(since_text=field(since), until_text=field(until), **_failure_links(request, by))
     ledger, fresh = runtime.ledger, runtime.fresh
     context["groups"] = await ledger.failure_summary(by=by, since=since, until=until, fresh=fresh)
     if selected is not None:
@@ -258,35 +263,6 @@ def _failure_links(request: Request, by: str) -> dict[str, Any]:
         "group_link": lambda key: f"{base}?{urlencode({**query, 'by': by, by: key})}",
         "message_link": _message_link(request),
     }
-
-
-def _text(request: Request, name: str) -> str | None:
-    return request.query_params.get(name) or None
-
-
-def _moment(request: Request, name: str) -> datetime | None:
-    """A time from a form's ``datetime-local`` field (or ISO 8601): UTC unless it names a zone."""
-    text = request.query_params.get(name) or ""
-    if not text:
-        return None
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        raise PageInputError(f"{name}: not a time: {text!r} (e.g. 2026-12-01T09:30)") from None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-
-
-def _field(moment: datetime | None) -> str:
-    """A time as a ``datetime-local`` field shows it (UTC, to the minute)."""
-    return "" if moment is None else moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M")
-
-
-def _day(text: str) -> dict[str, Any]:
-    try:
-        start = datetime.strptime(text, "%Y-%m-%d").replace(tzinfo=UTC)
-    except ValueError:
-        raise PageInputError(f"day: not a date: {text!r}") from None
-    return {"since": start, "until": start + timedelta(days=1)}
 
 
 def _empty_overview() -> dict[str, Any]:

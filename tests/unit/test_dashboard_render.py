@@ -120,3 +120,21 @@ def test_after_signing_in_only_a_path_of_this_server(asked: str | None, went: st
 def test_the_session_cookie_is_not_the_token_and_follows_it() -> None:
     assert session_value("t") != "t"
     assert session_value("t") == session_value("t") != session_value("u")
+
+
+def test_form_times_are_utc_and_bad_ones_are_named() -> None:
+    from ledger.dashboard.forms import PageInputError, day, field, moment
+
+    assert moment({"since": "2026-01-02T03:04"}, "since") == datetime(2026, 1, 2, 3, 4, tzinfo=UTC)
+    assert moment({"since": "2026-01-02T03:04+01:00"}, "since") == datetime(2026, 1, 2, 2, 4, tzinfo=UTC)
+    assert moment({"since": ""}, "since") is None
+    assert field(datetime(2026, 1, 2, 3, 4, 59, tzinfo=UTC)) == "2026-01-02T03:04"
+    assert day("2026-01-02") == {"since": datetime(2026, 1, 2, tzinfo=UTC), "until": datetime(2026, 1, 3, tzinfo=UTC)}
+    for fields, name, message in (
+        ({"until": "soon"}, "until", "until: not a time"),
+        ({"until": "9999-12-31T23:59-01:00"}, "until", "until: out of range"),
+    ):
+        with pytest.raises(PageInputError, match=message):
+            moment(fields, name)
+    with pytest.raises(PageInputError, match="day: not a date"):
+        day("2026-13-01")
