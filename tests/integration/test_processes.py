@@ -143,6 +143,11 @@ def start(url: str, log: Path, *args: str) -> tuple[subprocess.Popen[bytes], str
     server = Server(f"http://127.0.0.1:{port}")
     wait_until_up(server, process, log)
     server.http.close()
+    if "--workers" in args:
+        # One worker answering is not all of them up: a signal sent while another still
+        # starts would find no lifespan of it to drain.
+        workers = int(args[args.index("--workers") + 1])
+        poll(lambda: log.read_text().count("Application startup complete") >= workers, "every worker to start")
     return process, server.base_url
 
 
