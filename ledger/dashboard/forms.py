@@ -31,6 +31,14 @@ def moment(fields: Mapping[str, str], name: str) -> datetime | None:
         raise PageInputError(f"{name}: out of range: {value!r}") from None
 
 
+def window(fields: Mapping[str, str]) -> tuple[datetime | None, datetime | None]:
+    """The ``since`` and ``until`` fields; a range that ends before it starts is refused."""
+    since, until = moment(fields, "since"), moment(fields, "until")
+    if since is not None and until is not None and since > until:
+        raise PageInputError("the range ends before it starts: From is later than Until")
+    return since, until
+
+
 def field(value: datetime | None) -> str:
     """A time as a ``datetime-local`` field shows it (UTC, to the minute)."""
     return "" if value is None else value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M")

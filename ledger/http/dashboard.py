@@ -20,7 +20,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from ledger.dashboard.forms import PageInputError, day, field, moment, text
+from ledger.dashboard.forms import PageInputError, day, field, text, window
 from ledger.dashboard.render import Chrome, render
 from ledger.dashboard.timeline import timeline
 from ledger.errors import MessageNotFoundError
@@ -66,11 +66,7 @@ async def overview(request: Request) -> Response:
         return refused
     runtime = runtime_of(request)
     try:
-        campaign, since, until = (
-            text(request.query_params, "campaign"),
-            moment(request.query_params, "since"),
-            moment(request.query_params, "until"),
-        )
+        campaign, (since, until) = text(request.query_params, "campaign"), window(request.query_params)
     except PageInputError as error:
         return _page(request, "overview.html", 400, title="Overview", error=str(error), **_empty_overview())
     ledger, fresh = runtime.ledger, runtime.fresh
@@ -97,11 +93,7 @@ async def activity(request: Request) -> Response:
     try:
         if request.query_params.get("bucket", bucket) != bucket:
             raise PageInputError(f"per: choose hour or day, not {request.query_params['bucket']!r}")
-        campaign, since, until = (
-            text(request.query_params, "campaign"),
-            moment(request.query_params, "since"),
-            moment(request.query_params, "until"),
-        )
+        campaign, (since, until) = text(request.query_params, "campaign"), window(request.query_params)
     except PageInputError as error:
         return _page(request, "activity.html", 400, title="Over time", error=str(error), **_empty_activity())
     found = await runtime.ledger.activity(
@@ -133,8 +125,8 @@ async def failures(request: Request) -> Response:
     try:
         if by not in GROUP_BY:
             raise PageInputError(f"group by: choose one of {', '.join(GROUP_BY)}, not {by!r}")
-        since, until = moment(request.query_params, "since"), moment(request.query_params, "until")
-        window: dict[str, Any] = day(selected) if by == "day" and selected is not None else {}
+        since, until = window(request.query_params)
+        filters: dict[str, Any] = day(selected) if by == "day" and selected is not None else {}
     except PageInputError as error:
         context.update(since_text="", until_text="", by="code", **_failure_links(request, "code"))
         return _page(request, "failures.html", 400, error=str(error), **context)
@@ -143,8 +135,8 @@ async def failures(request: Request) -> Response:
     context["groups"] = await ledger.failure_summary(by=by, since=since, until=until, fresh=fresh)
     if selected is not None:
         if by != "day":
-            window = {"since": since, "until": until, _FILTERS[by]: selected}
-        context["listing"] = await ledger.failures(**window, limit=FAILURES_LISTED, fresh=False)
+            filters = {"since": since, "until": until, _FILTERS[by]: selected}
+        context["listing"] = await ledger.failures(**filters, limit=FAILURES_LISTED, fresh=False)
         context.update(selected=selected, listing_limit=FAILURES_LISTED)
     return _page(request, "failures.html", **context)
 

@@ -144,6 +144,14 @@ async def test_a_bad_filter_is_answered_on_the_page(client: httpx.AsyncClient) -
     assert answer.status_code == 400
     assert "not a time" in marked(answer.text, "error")
     assert "<b>yesterday" not in answer.text
+    reversed_range = {"since": "2026-02-01T00:00", "until": "2026-01-01T00:00"}
+    for path in ("/", "/dashboard/activity", "/dashboard/failures"):
+        answer = await client.get(path, params=reversed_range)
+        assert answer.status_code == 400, path
+        assert "ends before it starts" in marked(answer.text, "error")
+    for path, params in (("/dashboard/activity", {"bucket": "week"}), ("/dashboard/failures", {"by": "colour"})):
+        answer = await client.get(path, params=params)
+        assert answer.status_code == 400, path
 
 
 async def test_a_failure_group_lists_its_failures_each_linking_to_its_message(client: httpx.AsyncClient) -> None:
