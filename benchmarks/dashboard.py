@@ -59,9 +59,11 @@ async def pairs(client: httpx.AsyncClient) -> list[tuple[str, str, str]]:
     codes = (await client.get("/reports/failures?by=code")).json()
     code = codes[0]["key"] if codes else ""
     failures = (await client.get("/reports/failures?details=true&limit=1")).json()
-    message = failures[0]["message_id"] if failures else (await client.get("/messages?limit=1")).json()["messages"][0]
-    if isinstance(message, dict):
-        message = message["message_id"]
+    message = (
+        failures[0]["message_id"]
+        if failures
+        else (await client.get("/messages?limit=1")).json()["rows"][0]["message_id"]
+    )
     return [
         ("overview", "/", "/reports/summary"),
         (

@@ -20,13 +20,14 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from ledger.dashboard.charts import STAGE_COLOURS
 from ledger.dashboard.forms import PageInputError, day, field, text, window
-from ledger.dashboard.render import Chrome, render
+from ledger.dashboard.render import PAGES, Chrome, render
 from ledger.dashboard.timeline import timeline
 from ledger.errors import MessageNotFoundError
 from ledger.http import session
 from ledger.http.state import runtime_of
-from ledger.readmodels import GROUP_BY, BucketSize
+from ledger.readmodels import GROUP_BY, BucketSize, FunnelRow, Latency
 from ledger.status import Status
 
 #: What every page answer carries: no script, no plugin, no framing, forms to this server only.
@@ -234,8 +235,6 @@ def _login_page(request: Request, target: str, error: str | None, status: int = 
 
 
 def _chrome(request: Request) -> Chrome:
-    from ledger.dashboard.render import PAGES
-
     links = {name: str(request.url_for(name).path) for name, _ in PAGES}
     logout = str(request.url_for("dashboard_sign_out").path) if session.has_session(request) else None
     return Chrome(links=links, logout=logout)
@@ -258,16 +257,12 @@ def _failure_links(request: Request, by: str) -> dict[str, Any]:
 
 
 def _empty_overview() -> dict[str, Any]:
-    from ledger.readmodels import FunnelRow, Latency
-
     none = Latency(count=0, p50=None, p90=None, p99=None)
     empty = FunnelRow(None, 0, 0, dict.fromkeys(Status, 0), 0.0, 0.0, 0.0, none, none)
     return {"funnel": empty, "campaigns": [], "campaign": None, "since_text": "", "until_text": ""}
 
 
 def _empty_activity() -> dict[str, Any]:
-    from ledger.dashboard.charts import STAGE_COLOURS
-
     stages = [status.value for status in Status]
     context: dict[str, Any] = {"buckets": [], "bucket": "day", "campaign": None, "campaigns": []}
     context.update(since_text="", until_text="")
