@@ -1,4 +1,4 @@
-"""The ledger's recorder on PostgreSQL: multi-row ``INSERT ... RETURNING`` and Core selects."""
+"""The ledger's recorder on PostgreSQL: ``COPY`` for a batch's rows, and Core selects."""
 
 from __future__ import annotations
 
@@ -6,29 +6,106 @@ from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
 
+import sqlalchemy.exc
 from eventsourcing.persistence import Notification, StoredEvent
 from sqlalchemy import insert, select, tuple_
 from sqlalchemy.orm import Session
 
+from ledger.errors import StorageError
 from ledger.persistence.chain import CHAIN_COLUMN
-from ledger.persistence.recorders import MAX_IDS_PER_SELECT, ChainRow, LedgerRecorder, chunks
+from ledger.persistence.recorders import MAX_IDS_PER_SELECT, ChainRow, LedgerRecorder, as_uuid, chunks
+
+#: The columns a batch's rows are written to, in order (the chain's last, when the table has it).
+EVENT_COLUMNS = ("originator_id", "originator_version", "topic", "state")
 
 
 class PostgreSQLLedgerRecorder(LedgerRecorder):
-    """The ledger's recorder on PostgreSQL: rows in SQLAlchemy Core statements, no ORM objects."""
+    """The ledger's recorder on PostgreSQL: rows by ``COPY`` (psycopg 3), Core selects, no ORM objects."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        #: The type oid of each column written by ``COPY``, read from the table once.
+        self._copy_types: dict[str, int] = {}
 
     def _insert_stored_events(self, session: Session, stored_events: Sequence[StoredEvent], **kwargs: Any) -> list[int]:
         # As the parent class does: serialise writers so that notification ids are
         # committed in the order they are assigned (followers never skip one), and tell
         # listeners (subscriptions) that there is something new.
         self._lock_table(session)
-        ids = self._insert_rows(session, stored_events) if stored_events else []
+        ids: list[int] = []
+        if stored_events:
+            if session.connection().dialect.driver == "psycopg":
+                ids = self._copy_rows(session, stored_events)
+            else:
+                ids = self._insert_rows(session, stored_events)
         self._notify_channel(session)
         return ids
 
+    def _copy_rows(self, session: Session, stored_events: Sequence[StoredEvent]) -> list[int]:
+        """Write the rows with one binary ``COPY``, then read back the ids they were given.
+
+        ``COPY`` costs a third of a multi-row ``INSERT ... RETURNING`` here (10 against 30 us
+        a row, benchmarks/audit.py), mostly the per-parameter work the statement needs, and
+        one column more (the chain hash) costs it almost nothing.  It returns no ids: the
+        table lock taken before (EXCLUSIVE: no other transaction inserts until this one
+        ends) makes the rows numbered above the largest id before the ``COPY`` exactly this
+        batch's, and each is matched to its event by (originator id, version), unique.
+        """
+        table = self.chain_table if self.chained else self.events_table
+        columns = (*EVENT_COLUMNS, CHAIN_COLUMN) if self.chained else EVENT_COLUMNS
+        connection = session.connection()
+        name = connection.dialect.identifier_preparer.format_table(table)
+        driver_error = connection.dialect.loaded_dbapi.Error
+        rows = self._rows(session, stored_events)  # first: chaining may query, which cannot happen during a COPY
+        cursor = connection.connection.cursor()
+        statement = f"SELECT max(id) FROM {name}"
+        try:
+            cursor.execute(statement)
+            (top,) = cursor.fetchone() or (None,)
+            top = top or 0
+            statement = f"COPY {name} ({', '.join(columns)}) FROM STDIN (FORMAT BINARY)"
+            types = self._column_types(cursor, name, columns)
+            with cursor.copy(statement) as copy:
+                copy.set_types(types)
+                write = copy.write_row
+                for row in rows:
+                    write(row)
+            statement = f"SELECT originator_id, originator_version, id FROM {name} WHERE id > %s"
+            cursor.execute(statement, (top,))
+            numbered = {(originator_id, version): n for originator_id, version, n in cursor.fetchall()}
+        except driver_error as error:
+            raise sqlalchemy.exc.DBAPIError.instance(statement, (), error, driver_error) from error
+        finally:
+            cursor.close()
+        if len(numbered) != len(stored_events):
+            # Only a writer that inserts without taking the table lock could do this.
+            raise StorageError(f"{len(numbered)} new rows after writing {len(stored_events)}: {name} was not locked")
+        return [numbered[as_uuid(e.originator_id), e.originator_version] for e in stored_events]
+
+    def _rows(self, session: Session, stored_events: Sequence[StoredEvent]) -> list[tuple[object, ...]]:
+        """The rows to write, in order: the event's columns, then its chain hash when the table has the column."""
+        if not self.chained:
+            return [(e.originator_id, e.originator_version, e.topic, e.state) for e in stored_events]
+        chained = self.chained_rows(session, stored_events)
+        return [
+            (e.originator_id, e.originator_version, e.topic, e.state, row[4])
+            for e, row in zip(stored_events, chained, strict=True)
+        ]
+
+    def _column_types(self, cursor: Any, name: str, columns: Sequence[str]) -> list[int]:
+        """The type oid of each of ``columns`` as the table has it (binary ``COPY`` names them)."""
+        if any(column not in self._copy_types for column in columns):
+            cursor.execute(
+                "SELECT attname, atttypid FROM pg_attribute WHERE attrelid = %s::regclass AND attnum > 0",
+                (name,),
+            )
+            self._copy_types = {str(column): int(oid) for column, oid in cursor.fetchall()}
+        return [self._copy_types[column] for column in columns]
+
     def _insert_rows(self, session: Session, stored_events: Sequence[StoredEvent]) -> list[int]:
-        # "insertmanyvalues": a few multi-row INSERT ... RETURNING statements, the ids
-        # sorted as the rows were given (the event store's Recordings rely on it).
+        # With a driver other than psycopg 3 (no COPY from Python objects): "insertmanyvalues",
+        # a few multi-row INSERT ... RETURNING statements, the ids sorted as the rows were
+        # given (the event store's Recordings rely on it).
         table = self.chain_table if self.chained else self.events_table
         statement = insert(table).returning(table.c.id, sort_by_parameter_order=True)
         rows: list[dict[str, object]] = [

@@ -122,7 +122,7 @@ class LedgerRecorder(SQLAlchemyApplicationRecorder):
         if chained is None:
             wanted = list(
                 {
-                    (_uuid(e.originator_id), e.originator_version - 1): None
+                    (as_uuid(e.originator_id), e.originator_version - 1): None
                     for e in stored_events
                     if e.originator_version > 1
                 }
@@ -217,5 +217,6 @@ def _as_bytes(value: object) -> bytes:
     return str(value).encode("utf-8")
 
 
-def _uuid(originator_id: UUID | str) -> UUID:
+def as_uuid(originator_id: UUID | str) -> UUID:
+    """An originator id as a UUID (a stored event may carry it as a string)."""
     return originator_id if isinstance(originator_id, UUID) else UUID(originator_id)

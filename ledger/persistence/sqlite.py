@@ -17,7 +17,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session
 
 from ledger.persistence.chain import CHAIN_COLUMN
-from ledger.persistence.recorders import MAX_IDS_PER_SELECT, ChainRow, LedgerRecorder, chunks
+from ledger.persistence.recorders import MAX_IDS_PER_SELECT, ChainRow, LedgerRecorder, as_uuid, chunks
 
 #: Set on every SQLite connection of the ledger.  None changes what is stored or how
 #: durably (``synchronous`` stays FULL).  A batch of random aggregate ids dirties about a
@@ -62,7 +62,7 @@ class SQLiteLedgerRecorder(LedgerRecorder):
         if self.chained:
             connection.exec_driver_sql(self._statements.insert_chained, self.chained_rows(session, stored_events))
         else:
-            rows = [(_uuid(e.originator_id).bytes, e.originator_version, e.topic, e.state) for e in stored_events]
+            rows = [(as_uuid(e.originator_id).bytes, e.originator_version, e.topic, e.state) for e in stored_events]
             connection.exec_driver_sql(self._statements.insert, rows)
         last: int = connection.exec_driver_sql("SELECT last_insert_rowid()").scalar_one()
         return list(range(last - len(stored_events) + 1, last + 1))
@@ -173,7 +173,3 @@ def _fetch_all(session: Session, sql: str, parameters: tuple[Any, ...]) -> list[
         raise sqlalchemy.exc.DBAPIError.instance(sql, parameters, error, driver_error) from error
     finally:
         cursor.close()
-
-
-def _uuid(originator_id: UUID | str) -> UUID:
-    return originator_id if isinstance(originator_id, UUID) else UUID(originator_id)

@@ -27,8 +27,10 @@ from sqlalchemy.engine import Engine, make_url
 import ledger.persistence.records
 from ledger import Ledger, Message, MessageNotFoundError, MessageView, Status, StorageError, message_uuid
 from ledger import rejections as rejection_store
+from ledger.audit import verify
 from ledger.connectly import delivery_status_payload, parse_delivery_status
 from ledger.persistence import MAX_IDS_PER_SELECT, LedgerEventStore, LedgerMapper, LedgerRecorder, MessageCache
+from ledger.persistence.postgres import PostgreSQLLedgerRecorder
 from ledger.simulate import Traffic
 from ledger.sqlstore import SQLMessageStore
 from tests.property.test_transcoding import registered
@@ -252,6 +254,38 @@ class TestPostgreSQL(PersistenceContract):
             notifies = listener.notifies(timeout=5, stop_after=1)
             assert [n.channel for n in notifies] == ["ledger_events"]
         assert any(s.startswith("LOCK TABLE ledger_events IN EXCLUSIVE MODE") for s in statements)
+
+    def test_a_version_written_twice_by_copy_is_eventsourcings_integrity_error(self, ledger: Ledger) -> None:
+        # The COPY goes to the driver directly: its refusal must reach eventsourcing (and the
+        # ledger's classifier) as a statement's would, and leave nothing of the batch behind.
+        message = uuid4()
+        ledger.recorder.insert_events([StoredEvent(message, 1, "topic", b"{}")])
+        with pytest.raises(eventsourcing.persistence.IntegrityError) as raised:
+            ledger.recorder.insert_events(
+                [StoredEvent(uuid4(), 1, "topic", b"{}"), StoredEvent(message, 1, "t", b"{}")]
+            )
+        assert isinstance(raised.value.__cause__, sqlalchemy.exc.IntegrityError)
+        assert isinstance(raised.value.__cause__.orig, psycopg.errors.UniqueViolation)
+        assert [n.originator_id for n in ledger.recorder.select_notifications(start=1, limit=10)] == [message]
+
+    def test_other_drivers_statements_write_what_copy_writes(
+        self, url: str, ledger: Ledger, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        # Another driver (psycopg2, pg8000: a host's engine) has no COPY from Python objects:
+        # the recorder sends multi-row INSERT ... RETURNING instead, with the same result.
+        ids = [uuid4() for _ in range(3)]
+        events = [StoredEvent(i, v, "topic", json.dumps([str(i), v]).encode()) for v in (1, 2) for i in ids]
+        copied = ledger.recorder.insert_events(events[:3])
+        monkeypatch.setattr(PostgreSQLLedgerRecorder, "_copy_rows", PostgreSQLLedgerRecorder._insert_rows)
+        inserted = ledger.recorder.insert_events(events[3:])
+        assert copied is not None
+        assert inserted is not None
+        stored = ledger.recorder.select_notifications(start=1, limit=10)
+        assert [n.id for n in stored] == [*copied, *inserted]
+        assert [(n.originator_id, n.originator_version, n.state) for n in stored] == [
+            (e.originator_id, e.originator_version, e.state) for e in events
+        ]
+        assert verify(ledger.recorder).ok  # both wrote the chain
 
 
 def test_a_ledgers_mapper_decodes_with_eventsourcings_mapper() -> None:
