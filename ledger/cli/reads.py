@@ -203,13 +203,20 @@ def activity(
 def rejections(
     limit: Annotated[int, typer.Option(min=0, max=MAX_LIMIT, help="At most this many.")] = 100,
     since: Annotated[str | None, typer.Option(help="Received at or after (ISO-8601).")] = None,
+    message: Annotated[str | None, typer.Option(help="Only those about this message id.")] = None,
+    newest_first: Annotated[bool, typer.Option("--newest-first", help="Newest first (by id).")] = False,
+    before: Annotated[
+        int | None, typer.Option(min=1, help="Only ids below this one (a page's last id gives the next page).")
+    ] = None,
     db: Db = None,
     as_json: AsJson = False,
 ) -> None:
-    """What the ledger refused, and why (oldest first)."""
+    """What the ledger refused, and why (oldest first, unless --newest-first)."""
     start = parse_time(since, "--since")
     with clear_errors(), Ledger.open(db, create=False) as ledger:
-        refused = ledger.rejections(limit=limit, since=start)
+        refused = ledger.rejections(
+            limit=limit, since=start, message_id=message, before=before, newest_first=newest_first
+        )
     if as_json:
         render.print_json([r.to_dict() for r in refused])
     else:

@@ -56,6 +56,24 @@ def test_ingest_reads_json_lines_and_keeps_bad_lines(db: str, tmp_path: Path) ->
     assert [(r["kind"], r["raw"]) for r in rejections] == [("malformed", "{not json")]
 
 
+def test_rejections_page_newest_first_and_by_message(db: str, tmp_path: Path) -> None:
+    lines = [json.dumps(p) for p in payloads()] + ["{one", "{two", "{three"]
+    (tmp_path / "w.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    assert run("ingest", str(tmp_path / "w.jsonl"), "--db", db).exit_code == 0
+
+    def page(*options: str) -> list[tuple[int, str]]:
+        result = run("rejections", "--json", "--db", db, *options)
+        assert result.exit_code == 0, result.output
+        return [(r["id"], r["raw"]) for r in json.loads(result.stdout)]
+
+    everything = page()
+    assert [raw for _, raw in everything] == ["{one", "{two", "{three"]
+    first = page("--newest-first", "--limit", "2")
+    assert first == everything[::-1][:2]
+    assert page("--newest-first", "--before", str(first[-1][0])) == everything[:1]
+    assert page("--message", "m-1") == []  # every rejection here is a body that named no message
+
+
 def test_ingest_reads_a_json_array_from_stdin(db: str) -> None:
     result = run("ingest", "-", "--db", db, input=json.dumps(payloads()))
     assert result.exit_code == 0, result.output
