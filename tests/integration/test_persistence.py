@@ -109,7 +109,7 @@ class PersistenceContract:
             kinds = {type(e).__name__ for m in message_ids for e in fresh.store.events_of(m)}
             assert kinds == {"Opened", "SendRecorded", "StageReported", "StageReportedLate", "ReportRejected"}
             for message_id in message_ids:
-                theirs = fresh.store.repository.get(message_uuid(message_id))
+                theirs: Message = fresh.store.repository.get(message_uuid(message_id))
                 assert list(vars(loaded[message_id]).items()) == list(vars(theirs).items())
 
     def test_a_batch_gets_notification_ids_in_the_order_of_its_events(self, ledger: Ledger) -> None:
