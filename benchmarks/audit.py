@@ -78,7 +78,7 @@ def rounds_of(
 
 
 def paired_ratios(rounds: list[tuple[list[float], list[float]]]) -> tuple[float, list[float]]:
-    """A's speed over B's: the median of every batch pair's ratio; and each round's ratio of totals, sorted.
+    """B's speed over A's: the median of every batch pair's ratio; and each round's ratio of totals, sorted.
 
     The two batches of a pair run back to back (tens of milliseconds apart), so a burst of
     another tenant's load spoils a pair or two, not a whole round's total: the median

@@ -24,6 +24,11 @@ class PostgreSQLLedgerRecorder(LedgerRecorder):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        engine = self.datastore.engine
+        assert engine is not None  # the factory picks this class by the engine's dialect
+        #: Whether batches go by ``COPY`` (psycopg 3) or, with another driver (a host's
+        #: psycopg2 engine, say), by multi-row ``INSERT ... RETURNING``.
+        self.copies = engine.dialect.driver == "psycopg"
         #: The type oid of each column written by ``COPY``, read from the table once.
         self._copy_types: dict[str, int] = {}
 
@@ -34,10 +39,8 @@ class PostgreSQLLedgerRecorder(LedgerRecorder):
         self._lock_table(session)
         ids: list[int] = []
         if stored_events:
-            if session.connection().dialect.driver == "psycopg":
-                ids = self._copy_rows(session, stored_events)
-            else:
-                ids = self._insert_rows(session, stored_events)
+            copy_or_insert = self._copy_rows if self.copies else self._insert_rows
+            ids = copy_or_insert(session, stored_events)
         self._notify_channel(session)
         return ids
 
@@ -58,11 +61,9 @@ class PostgreSQLLedgerRecorder(LedgerRecorder):
         driver_error = connection.dialect.loaded_dbapi.Error
         rows = self._rows(session, stored_events)  # first: chaining may query, which cannot happen during a COPY
         cursor = connection.connection.cursor()
-        statement = f"SELECT max(id) FROM {name}"
+        statement = f"SELECT coalesce(max(id), 0) FROM {name}"
         try:
-            cursor.execute(statement)
-            (top,) = cursor.fetchone() or (None,)
-            top = top or 0
+            top = cursor.execute(statement).fetchone()[0]
             statement = f"COPY {name} ({', '.join(columns)}) FROM STDIN (FORMAT BINARY)"
             types = self._column_types(cursor, name, columns)
             with cursor.copy(statement) as copy:

@@ -268,15 +268,16 @@ class TestPostgreSQL(PersistenceContract):
         assert isinstance(raised.value.__cause__.orig, psycopg.errors.UniqueViolation)
         assert [n.originator_id for n in ledger.recorder.select_notifications(start=1, limit=10)] == [message]
 
-    def test_other_drivers_statements_write_what_copy_writes(
-        self, url: str, ledger: Ledger, monkeypatch: pytest.MonkeyPatch
-    ) -> None:
+    def test_other_drivers_statements_write_what_copy_writes(self, ledger: Ledger) -> None:
         # Another driver (psycopg2, pg8000: a host's engine) has no COPY from Python objects:
         # the recorder sends multi-row INSERT ... RETURNING instead, with the same result.
         ids = [uuid4() for _ in range(3)]
         events = [StoredEvent(i, v, "topic", json.dumps([str(i), v]).encode()) for v in (1, 2) for i in ids]
-        copied = ledger.recorder.insert_events(events[:3])
-        monkeypatch.setattr(PostgreSQLLedgerRecorder, "_copy_rows", PostgreSQLLedgerRecorder._insert_rows)
+        recorder = ledger.recorder
+        assert isinstance(recorder, PostgreSQLLedgerRecorder)
+        assert recorder.copies  # psycopg 3, the ledger's own driver
+        copied = recorder.insert_events(events[:3])
+        recorder.copies = False
         inserted = ledger.recorder.insert_events(events[3:])
         assert copied is not None
         assert inserted is not None
