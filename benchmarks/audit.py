@@ -235,7 +235,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="a few hundred reports, one round: a smoke test")
     parser.add_argument("--reports", type=int, default=50_000, help="reports in the stream")
-    parser.add_argument("--rounds", type=int, default=7, help="A/B rounds (the median ratio is kept)")
+    parser.add_argument("--rounds", type=int, default=9, help="A/B rounds (their batches are pooled)")
     parser.add_argument("--postgres-url", default=None, help="also run on this PostgreSQL server")
     args = parser.parse_args(argv)
     reports, rounds = (500, 1) if args.quick else (args.reports, args.rounds)
