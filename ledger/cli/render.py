@@ -66,7 +66,8 @@ def print_json(value: Any) -> None:
 def print_csv(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> None:
     """Machine output: CSV on stdout, a header row of ``columns`` even when there are no rows.
 
-    Text is printable (see :func:`printable`); lists are joined with ``;``.
+    Text is printable (see :func:`printable`) and cannot start a spreadsheet formula (see
+    :func:`defused`); lists are joined with ``;``.
     """
     writer = csv.DictWriter(sys.stdout, fieldnames=list(columns), lineterminator="\n")
     writer.writeheader()
@@ -77,7 +78,32 @@ def print_csv(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> None:
 def _csv_value(value: Any) -> Any:
     if isinstance(value, list | tuple):
         value = ";".join(map(str, value))
-    return printable(value) if isinstance(value, str) else value
+    return defused(printable(value)) if isinstance(value, str) else value
+
+
+#: What a spreadsheet reads as the start of a formula (OWASP's "CSV injection"); a tab
+#: or carriage return, also on that list, never reaches here: printable() escaped it.
+_FORMULA_STARTS = ("=", "+", "-", "@")
+
+
+def defused(text: str) -> str:
+    """``text`` as a CSV cell no spreadsheet runs: a leading ``'`` before what would start a formula.
+
+    A provider's error message such as ``=HYPERLINK("http://...")`` would otherwise be a live
+    formula when the failure report is opened in a spreadsheet.  A number (``-1``, ``+44``)
+    stays as it is.
+    """
+    if not text.startswith(_FORMULA_STARTS) or _is_number(text):
+        return text
+    return "'" + text
+
+
+#: A plain decimal number (not ``float()``'s ``-inf``, ``-nan`` or ``1_0``).
+_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
+
+
+def _is_number(text: str) -> bool:
+    return _NUMBER.fullmatch(text) is not None
 
 
 def _time(value: Any) -> str:

