@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import pytest
 from playwright.sync_api import Browser, Page, Route, sync_playwright
 
-from tests.integration.test_server import SECRET, TOKEN, Server, free_port, wait_until_up
+from tests.servers import SECRET, TOKEN, Server, free_port, wait_until_up
 
 DEFAULT_CHROMIUM = "/usr/bin/chromium"
 #: The demo ledger's size: every view has rows, and it is made in about a second.

@@ -18,7 +18,7 @@ from playwright.sync_api import Page, expect
 
 from ledger.http import SIGNATURE_HEADER, WEBHOOK_PATH, sign
 from tests.browser.conftest import Served
-from tests.integration.test_server import SECRET
+from tests.servers import SECRET
 
 HOSTILE = "<script>window.hacked = 1</script><b>bold</b>\x1b[31mred"
 PAGES = {

@@ -30,7 +30,7 @@ from ledger.http import SIGNATURE_HEADER, WEBHOOK_PATH, sign
 from ledger.simulate import Traffic
 from projections import Projections
 from projections.base import metadata
-from tests.integration.test_server import SECRET, Server, free_port, poll, serving, wait_until_up
+from tests.servers import SECRET, Server, free_port, poll, serving, wait_until_up
 
 pytestmark = pytest.mark.postgres
 

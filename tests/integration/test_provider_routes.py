@@ -22,8 +22,8 @@ from ledger.meta import sign as meta_sign
 from ledger.meta.payloads import status_body
 from ledger.twilio.payloads import callback_body
 from ledger.twilio.signature import sign as twilio_sign
-from tests.integration.test_server import Server, serving
 from tests.problems import assert_problem
+from tests.servers import Server, serving
 
 META_SECRET = "meta-app-secret"
 VERIFY_TOKEN = "meta-verify-token"

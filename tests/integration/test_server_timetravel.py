@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from tests.integration.test_past_views import write
-from tests.integration.test_server import Server, serving
 from tests.problems import assert_problem
+from tests.servers import Server, serving
 
 
 @pytest.fixture(scope="module")

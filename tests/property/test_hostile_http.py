@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from ledger import Ledger
 from ledger.http import WEBHOOK_PATH
-from tests.integration.test_server import Server, serving
+from tests.servers import Server, serving
 from tests.strategies import hostile_payloads
 
 
