@@ -107,10 +107,21 @@ class StorageUnavailableError(StorageError):
 
 
 class StorageBusyError(StorageError):
-    """Another connection held the lock of a SQLite file (SQLITE_BUSY or SQLITE_LOCKED).
+    """Another connection held a lock: a SQLite file's (SQLITE_BUSY or SQLITE_LOCKED), or a
+    PostgreSQL lock not granted (``lock_not_available``, 55P03: ``lock_timeout`` or NOWAIT).
 
     Contention, worth a retry when the refusal came at once (a reader's snapshot went
     stale under another process's write); a lock held past the busy timeout is an outage.
+    """
+
+
+class TransactionConflictError(StorageBusyError):
+    """PostgreSQL ended the transaction in favour of a concurrent one: a deadlock
+    (``deadlock_detected``, 40P01) or a serialization failure (``serialization_failure``,
+    40001, under REPEATABLE READ or SERIALIZABLE isolation).
+
+    Nothing was stored, and the other transaction can now finish: always worth a retry,
+    however long the transaction waited before PostgreSQL chose it.
     """
 
 

@@ -1,11 +1,13 @@
 """The ledger's retry policy: run a write again when another writer got in its way.
 
-Two failures are contention rather than outage, and retrying (which reloads the
+These failures are contention rather than outage, and retrying (which reloads the
 messages) usually succeeds: a :class:`~ledger.errors.VersionConflictError` (another
-writer appended to the same message first) and a :class:`~ledger.errors.StorageBusyError`
-that came at once (a SQLite file locked by another process when this transaction's
-snapshot went stale).  A busy error after a long wait is SQLite's busy timeout running
-out: an outage, reported at once.
+writer appended to the same message first), a :class:`~ledger.errors.TransactionConflictError`
+(PostgreSQL ended the transaction to break a deadlock or a serialization conflict, after
+however long a wait) and a :class:`~ledger.errors.StorageBusyError` that came at once (a
+SQLite file locked by another process when this transaction's snapshot went stale).  A
+busy error after a long wait is SQLite's busy timeout (or PostgreSQL's ``lock_timeout``)
+running out: an outage, reported at once.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import time
 from collections.abc import Callable
 from typing import TypeVar
 
-from ledger.errors import StorageBusyError, StorageError, VersionConflictError
+from ledger.errors import StorageBusyError, StorageError, TransactionConflictError, VersionConflictError
 
 T = TypeVar("T")
 
@@ -32,7 +34,8 @@ class Retrying:
     def __init__(self) -> None:
         #: Retries after a version conflict (optimistic concurrency).
         self.conflicts = 0
-        #: Retries after a SQLite file was locked by another connection.
+        #: Retries after another connection held a lock (a SQLite file's; PostgreSQL's deadlocks
+        #: and serialization failures).
         self.busy = 0
 
     def __call__(self, attempt: Callable[[], T]) -> T:
@@ -48,8 +51,9 @@ class Retrying:
             except VersionConflictError:
                 self.conflicts += 1
                 failure = VersionConflictError
-            except StorageBusyError:
-                if time.monotonic() - started > BUSY_IS_CONTENTION_WITHIN:
+            except StorageBusyError as error:
+                waited_out = time.monotonic() - started > BUSY_IS_CONTENTION_WITHIN
+                if waited_out and not isinstance(error, TransactionConflictError):
                     raise
                 self.busy += 1
                 failure = StorageBusyError

@@ -26,6 +26,7 @@ from ledger.errors import (
     StorageBusyError,
     StorageError,
     StorageUnavailableError,
+    TransactionConflictError,
     UnreadableDataError,
     VersionConflictError,
 )
@@ -150,6 +151,11 @@ _SQLITE_BUSY_CODES = frozenset({sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED})
 _SQLITE_UNIQUE_CODES = frozenset({sqlite3.SQLITE_CONSTRAINT_UNIQUE, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY})
 #: PostgreSQL's SQLSTATE for unique_violation.
 _POSTGRES_UNIQUE = "23505"
+#: PostgreSQL's SQLSTATEs for a transaction it ended in favour of a concurrent one:
+#: serialization_failure and deadlock_detected.
+_POSTGRES_CONFLICTS = frozenset({"40001", "40P01"})
+#: PostgreSQL's SQLSTATE for a lock not granted (lock_timeout ran out, or NOWAIT).
+_POSTGRES_LOCK_NOT_AVAILABLE = "55P03"
 
 #: PEP 249's classes of error caused by the values sent, as SQLAlchemy and eventsourcing
 #: spell them (integrity errors are looked at more closely: most are version conflicts).
@@ -193,8 +199,13 @@ def _storage_class(error: BaseException) -> type[StorageError]:
     code = getattr(driver, "sqlite_errorcode", None)
     if isinstance(driver, sqlite3.Error) and isinstance(code, int) and code & 0xFF in _SQLITE_BUSY_CODES:
         return StorageBusyError
+    # psycopg 3 says sqlstate, psycopg2 (a host's engine) pgcode.
+    sqlstate = getattr(driver, "sqlstate", None) or getattr(driver, "pgcode", None)
+    if sqlstate in _POSTGRES_CONFLICTS:
+        return TransactionConflictError
+    if sqlstate == _POSTGRES_LOCK_NOT_AVAILABLE:
+        return StorageBusyError
     if any(isinstance(each, _INTEGRITY_ERRORS) for each in chain):
-        sqlstate = getattr(driver, "sqlstate", None)
         if code is None and sqlstate is None:
             return VersionConflictError  # the driver says no more: the likeliest by far
         unique = code in _SQLITE_UNIQUE_CODES or sqlstate == _POSTGRES_UNIQUE
