@@ -237,10 +237,11 @@ class AsyncLedger:
         until: datetime | None = None,
         campaign: str | None = None,
         fresh: bool = True,
+        as_of: datetime | None = None,
     ) -> list[ActivityBucket]:
         """Reports and failures per hour or day, as ``Ledger.activity`` gives them."""
         query = partial(self.reader.activity, bucket=bucket, since=since, until=until, campaign=campaign)
-        return await self._read(partial(query, fresh=fresh))
+        return await self._read(partial(query, fresh=fresh, as_of=as_of))
 
     async def aclose(self) -> None:
         """Finish the writes queued, then close both ledgers (in a thread: it waits for the database)."""

@@ -10,7 +10,7 @@ The read models are named by a topic (:attr:`LedgerQueries.read_models_topic`), 
 over the ledger on first use and closed with it; the ledger never imports them (see
 :mod:`ledger.readmodels`).
 
-``as_of=T`` (a time with a zone) asks the failure queries and the funnel what the ledger
+``as_of=T`` (a time with a zone) asks the failure queries, the funnel and the activity what the ledger
 knew at ``T`` instead: the views are rebuilt apart from the events received by ``T``
 (:attr:`LedgerQueries.past_read_models_topic`, ``projections.past``), read, and dropped;
 the live ones are not touched.  That reads the whole log: it costs a rebuild.
@@ -155,6 +155,7 @@ class LedgerQueries:
         until: datetime | None = None,
         campaign: str | None = None,
         fresh: bool = True,
+        as_of: datetime | None = None,
     ) -> list[ActivityBucket]:
         """Stage reports and failures per UTC hour or day, oldest bucket first; empty buckets left out.
 
@@ -165,9 +166,11 @@ class LedgerQueries:
         by error code (``"(none)"`` for none; contradictions left out).  Only times in
         ``[since, until)`` (with a zone; ``ValueError`` otherwise) and, with ``campaign``,
         only its messages.  ``ValueError`` for a ``bucket`` not ``hour`` or ``day``.
+        ``as_of``: counted from what the ledger had received by then (see the module docstring).
         """
         _check_window(since, until)
-        return self.read_models(fresh=fresh).activity(bucket=bucket, since=since, until=until, campaign=campaign)
+        with self._views(fresh=fresh, as_of=as_of) as views:
+            return views.activity(bucket=bucket, since=since, until=until, campaign=campaign)
 
     def read_models(self, *, fresh: bool = True) -> ReadModels:
         """The read models over this ledger, brought up to date first when ``fresh``."""

@@ -185,6 +185,7 @@ def activity(
     since: Annotated[str | None, typer.Option(help="From this time (ISO-8601, inclusive).")] = None,
     until: Annotated[str | None, typer.Option(help="Until this time (ISO-8601, exclusive).")] = None,
     campaign: Annotated[str | None, typer.Option(help="Only this campaign's messages.")] = None,
+    as_of: AsOf = None,
     db: Db = None,
     as_json: AsJson = False,
 ) -> None:
@@ -192,7 +193,8 @@ def activity(
     if bucket not in BUCKET_SIZES:
         raise typer.BadParameter(f"choose one of {', '.join(BUCKET_SIZES)}", param_hint="--bucket")
     start, end = _window(since, until)
-    with clear_errors(), caught_up(db) as views:
+    moment = parse_time(as_of, "--as-of")
+    with clear_errors(), views_as_of(db, moment) as views:
         buckets = views.activity(bucket=bucket, since=start, until=end, campaign=campaign)
     if as_json:
         render.print_json([each.to_dict() for each in buckets])

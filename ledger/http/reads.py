@@ -226,16 +226,19 @@ async def activity(
     since: Since = None,
     until: Until = None,
     campaign: Campaign = None,
+    as_of: AsOf = None,
 ) -> AsciiJSON:
     """Stage reports (by status) and failures (by error code) per UTC hour or day, oldest first.
 
     Counted from the read models: each stage time of a message is one report (duplicates
     and rejected reports are not counted; ``accepted``: sends recorded); failures are those
     applied, by code (``(none)`` without one).  Buckets with nothing in them are left out.
+    With ``as_of``, counted from what the ledger had received then, rebuilt from the log
+    (a full read of it).
     """
     runtime = runtime_of(request)
     buckets = await runtime.ledger.activity(
-        bucket=bucket, since=_utc(since), until=_utc(until), campaign=campaign, fresh=runtime.fresh
+        bucket=bucket, since=_utc(since), until=_utc(until), campaign=campaign, fresh=runtime.fresh, as_of=_utc(as_of)
     )
     return AsciiJSON([each.to_dict() for each in buckets])
 

@@ -92,6 +92,17 @@ def test_failures_as_of_a_time_lists_only_the_failures_received_by_then(campaign
     assert run("failures", "--as-of", "soon", "--db", campaign_db).exit_code == 2
 
 
+def test_activity_as_of_a_time_counts_only_the_reports_received_by_then(campaign_db: str) -> None:
+    def totals(*args: str) -> dict[str, int]:
+        buckets = json.loads(run("activity", "--json", "--db", campaign_db, *args).stdout)
+        return {status: sum(bucket["reports"][status] for bucket in buckets) for status in ("delivered", "read")}
+
+    assert totals("--as-of", "2022-01-07T01:59:59Z") == {"delivered": 0, "read": 0}
+    assert totals("--as-of", "2022-01-07T02:00:00Z") == {"delivered": 1, "read": 0}
+    assert totals() == {"delivered": 1, "read": 1}
+    assert run("activity", "--as-of", "soon", "--db", campaign_db).exit_code == 2
+
+
 def test_status_and_history_at_a_log_position_show_the_events_up_to_there(db: str) -> None:
     # m-1's events are the whole log: opened and send_recorded (1, 2), delivered (3), read (4).
     then = json.loads(run("status", "m-1", "--at-position", "3", "--json", "--db", db).stdout)

@@ -11,7 +11,7 @@ import pytest
 import sqlalchemy
 
 from ledger import Ledger, Status
-from projections import Projections
+from projections import ActivityBucket, Projections
 from projections.past import rebuild_as_of
 from tests.integration.contract import OPTED_OUT, RECIPIENT, SENDER, webhook
 
@@ -68,6 +68,19 @@ class PastViewsContract:
             assert (failure.message_id, failure.code, failure.campaign) == ("m-2", OPTED_OUT.code, "fall")
             [group] = views.failure_summary(by="campaign")
             assert (group.key, group.count) == ("fall", 1)
+
+    def test_the_activity_as_of_a_moment_counts_the_reports_received_by_then(self, ledger: Ledger) -> None:
+        def total(buckets: list[ActivityBucket], status: Status) -> int:
+            return sum(bucket.reports[status] for bucket in buckets)
+
+        then = ledger.activity(bucket="hour", as_of=R2 - SECOND)
+        assert (total(then, Status.ACCEPTED), total(then, Status.DELIVERED)) == (2, 0)
+        assert [bucket.failures for bucket in then if bucket.failures] == []
+        at = ledger.activity(bucket="hour", as_of=R2)
+        assert (total(at, Status.ACCEPTED), total(at, Status.DELIVERED), total(at, Status.READ)) == (2, 1, 0)
+        assert [bucket.failures for bucket in at if bucket.failures] == [{OPTED_OUT.code: 1}]
+        assert ledger.activity(bucket="hour", as_of=R3) == ledger.activity(bucket="hour")
+        assert total(ledger.activity(), Status.READ) == 1
 
     def test_the_ledgers_own_views_are_neither_read_nor_written(self, ledger: Ledger, url: str) -> None:
         with Projections.open(url, create=False) as live:

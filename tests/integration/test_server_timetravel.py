@@ -61,6 +61,24 @@ def test_the_reports_as_of_a_time_count_what_had_arrived_by_then(server: Server)
     assert_problem(server.get("/reports/summary", as_of="soon"), 400, "invalid_request")
 
 
+def test_the_activity_as_of_a_time_counts_what_had_arrived_by_then(server: Server) -> None:
+    def failures(**params: str) -> list[dict[str, int]]:
+        return [bucket["failures"] for bucket in server.get("/reports/activity", **params).json() if bucket["failures"]]
+
+    assert failures(as_of="2022-01-07T01:59:59Z") == []
+    [then] = failures(as_of="2022-01-07T02:00:00Z")
+    assert sum(then.values()) == 1
+    now = server.get("/reports/activity").json()
+    assert sum(bucket["reports"]["read"] for bucket in now) == 1
+    assert (
+        sum(
+            bucket["reports"]["read"] for bucket in server.get("/reports/activity", as_of="2022-01-07T02:00:00Z").json()
+        )
+        == 0
+    )
+    assert_problem(server.get("/reports/activity", as_of="soon"), 400, "invalid_request")
+
+
 def test_a_message_at_a_log_position_is_made_of_its_events_up_to_there(server: Server) -> None:
     # The log begins with m-1's opened and send_recorded (1, 2), then m-2's (3, 4).
     assert server.get("/messages/m-1", at_position=2).json()["version"] == 2
