@@ -13,11 +13,17 @@ Counted as they happen: reports by provider and outcome, rejections stored, comm
 batches' sizes and commit times (the writer's observer), answers by route and status,
 storage errors by class.  Read at scrape time: the writer's queue depth and each view's
 lag behind the notification log.
+
+Under ``ledger serve --workers N`` each worker counts into files of prometheus-client's
+multiprocess mode (``PROMETHEUS_MULTIPROC_DIR``, which the supervisor sets to a directory
+of its own), and a scrape, whichever worker answers it, sums every worker's counters and
+histograms.  The queue depth is then the answering worker's.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING
 
@@ -25,6 +31,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 
 from ledger.errors import StorageError
@@ -41,6 +48,8 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 METRICS_PATH = "/metrics"
+#: prometheus-client's environment variable: where each process of several writes its figures.
+MULTIPROCESS_DIRECTORY = "PROMETHEUS_MULTIPROC_DIR"
 #: The providers whose reports are counted; the label takes no other value.
 PROVIDERS = ("connectly", "meta", "twilio")
 #: A report's outcome label: its kind, or ``malformed`` for a body that was no report at all.
@@ -97,7 +106,16 @@ class Metrics:
             self.rejections.labels(provider)
             for outcome in OUTCOMES:
                 self.reports.labels(provider, outcome)
-        self.registry.register(_ScrapeCollector(runtime))
+        scraped = _ScrapeCollector(runtime)
+        self.registry.register(scraped)
+        #: What a scrape shows: this registry, or in multiprocess mode every process's figures.
+        self.exposed = self.registry
+        directory = os.environ.get(MULTIPROCESS_DIRECTORY)
+        if directory:
+            # prometheus-client chose mmapped values when it was imported (by this variable).
+            self.exposed = CollectorRegistry(auto_describe=True)
+            MultiProcessCollector(self.exposed, path=directory)  # type: ignore[no-untyped-call]  # untyped upstream
+            self.exposed.register(scraped)
 
     def ingested(self, provider: str, outcomes: Iterable[IngestOutcome]) -> None:
         """Count what one webhook's reports did."""
@@ -120,7 +138,7 @@ class Metrics:
 
     def exposition(self) -> bytes:
         """Every metric, in Prometheus' text format."""
-        return generate_latest(self.registry)
+        return generate_latest(self.exposed)
 
 
 class _ScrapeCollector(Collector):

@@ -23,9 +23,12 @@ import ctypes.util
 import json
 import multiprocessing
 import os
+import shutil
 import signal
 import socket
-from collections.abc import Callable, Sequence
+import tempfile
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict
 from multiprocessing.connection import wait
 from typing import Any
@@ -38,6 +41,7 @@ from fastapi import APIRouter
 from ledger.application import Ledger
 from ledger.errors import WorkerExitedError
 from ledger.http.app import create_app
+from ledger.http.metrics import MULTIPROCESS_DIRECTORY
 from ledger.http.settings import ServerSettings
 
 #: prctl(2)'s option: the signal a process gets when its parent dies (Linux).
@@ -81,10 +85,30 @@ def serve_workers(
     try:
         if announce is not None:
             announce()
-        _supervise(processes)
+        with _shared_metrics():
+            _supervise(processes)
     finally:
         for sock in sockets[1:]:
             sock.close()
+
+
+@contextmanager
+def _shared_metrics() -> Iterator[None]:
+    """Workers started in the block count their metrics in one directory (see :mod:`ledger.http.metrics`).
+
+    A new directory, removed afterwards; unless ``PROMETHEUS_MULTIPROC_DIR`` is set
+    already, which is then used as it is (emptying it between runs is its owner's job).
+    """
+    if os.environ.get(MULTIPROCESS_DIRECTORY):
+        yield
+        return
+    directory = tempfile.mkdtemp(prefix="ledger-metrics-")
+    os.environ[MULTIPROCESS_DIRECTORY] = directory  # A spawned worker inherits it, before importing anything.
+    try:
+        yield
+    finally:
+        os.environ.pop(MULTIPROCESS_DIRECTORY, None)
+        shutil.rmtree(directory, ignore_errors=True)
 
 
 def _sibling(listener: socket.socket) -> socket.socket:

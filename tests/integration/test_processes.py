@@ -24,13 +24,14 @@ from typing import Any
 import httpx
 import pytest
 import sqlalchemy
+from prometheus_client.parser import text_string_to_metric_families
 
 from ledger import Ledger
 from ledger.http import SIGNATURE_HEADER, WEBHOOK_PATH, sign
 from ledger.simulate import Traffic
 from projections import Projections
 from projections.base import metadata
-from tests.servers import SECRET, Server, free_port, poll, serving, wait_until_up
+from tests.servers import AUTH, SECRET, Server, free_port, poll, serving, wait_until_up
 
 pytestmark = pytest.mark.postgres
 
@@ -190,3 +191,26 @@ def _running(pid: int) -> bool:
     except OSError:
         return False
     return state != "Z"
+
+
+def ingested(base_url: str) -> float:
+    """The reports the receiver at ``base_url`` counted, as one scrape on a new connection shows."""
+    answer = httpx.get(f"{base_url}/metrics", headers=AUTH, timeout=60)
+    assert answer.status_code == 200, answer.text
+    return sum(
+        sample.value
+        for family in text_string_to_metric_families(answer.text)
+        for sample in family.samples
+        if sample.name == "ledger_reports_ingested_total"
+    )
+
+
+def test_every_scrape_counts_what_every_worker_ingested(postgres_database: str, tmp_path: Path) -> None:
+    stream = zip(Traffic(40, seed=5).webhooks(), range(40), strict=False)
+    bodies = [(body if isinstance(body, str) else json.dumps(body)).encode() for body, _ in stream]
+    with serving(postgres_database, tmp_path / "serve.log", "--workers", "2") as server:
+        # Each post on a new connection: the kernel spreads them over both workers' sockets.
+        answers = [post(server.base_url, body) for body in bodies]
+        assert {answer.status_code for answer in answers} <= {200, 400}  # 400: malformed, counted too
+        # Whichever worker answers a scrape, it counts both workers' reports.
+        assert [ingested(server.base_url) for _ in range(8)] == [len(bodies)] * 8
