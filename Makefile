@@ -36,7 +36,7 @@ lint: install
 	$(BIN)/ruff format --check ledger projections tests benchmarks
 
 typecheck: install
-	$(BIN)/mypy ledger projections
+	$(BIN)/mypy ledger projections tests benchmarks
 
 # The benchmarks' quick modes are smoke tests: they fail on errors, never on timings.
 smoke: install

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -17,8 +17,10 @@ from ledger import (
     InvalidPayloadError,
     Ledger,
     LedgerNotFoundError,
+    Message,
     MessageNotFoundError,
     Outcome,
+    Payload,
     Status,
     StorageError,
 )
@@ -233,8 +235,8 @@ class LedgerContract:
             original_load = ours.store.load
             interleaved: list[str] = []
 
-            def load_then_let_the_other_writer_win(ids: Any) -> Any:
-                loaded = original_load(ids)
+            def load_then_let_the_other_writer_win(message_ids: Iterable[str]) -> dict[str, Message]:
+                loaded = original_load(message_ids)
                 if not interleaved:
                     interleaved.append("theirs")
                     theirs.ingest(webhook("m-1", Status.DELIVERED, 2))
@@ -274,7 +276,7 @@ class LedgerContract:
 
     def test_a_dry_run_decides_every_outcome_and_stores_nothing(self, ledger: Ledger, url: str) -> None:
         ledger.ingest(webhook("m-1", Status.SENT, 1))  # m-1 is now in the ledger's cache
-        trial = [webhook("m-1", Status.DELIVERED, 2), b"junk", webhook("m-2", Status.READ, 3)]
+        trial: list[Payload] = [webhook("m-1", Status.DELIVERED, 2), b"junk", webhook("m-2", Status.READ, 3)]
         with ledger.dry_run():
             first = ledger.ingest_many(trial)
             # Later calls in the block see the earlier ones, as a real run's batches would.

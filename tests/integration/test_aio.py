@@ -15,6 +15,7 @@ from ledger import Ledger, MessageNotFoundError, Outcome, Status
 from ledger.aio import AsyncLedger
 from ledger.ingestion import BodyOutcome
 from ledger.meta.payloads import status_body
+from ledger.providers import Body
 from ledger.simulate import Traffic
 from ledger.twilio.payloads import callback_body
 from tests.integration.contract import OPTED_OUT, RECIPIENT, SENDER, webhook
@@ -62,7 +63,7 @@ class AsyncContract:
         self, ledger: AsyncLedger, url: str
     ) -> None:
         stages = (Status.SENT, Status.DELIVERED, Status.READ)
-        bodies = [
+        bodies: list[tuple[Body, str]] = [
             (status_body(f"w-{n}", stage, timestamp=1_767_000_000 + s), "meta")
             for n in range(20)
             for s, stage in enumerate(stages)

@@ -44,7 +44,7 @@ def test_verify_prints_one_line_per_problem_and_exits_5(db: str) -> None:
                 .values(state=b"{}")
             )
     result = run("verify", "--db", db)
-    assert result.exit_code == ExitStatus.NOT_VERIFIED == 5
+    assert result.exit_code == ExitStatus.NOT_VERIFIED.value == 5
     lines = result.stdout.splitlines()
     assert (
         lines[0]

@@ -32,11 +32,9 @@ def test_open_without_a_url_reads_the_environment(sqlite_database: str, monkeypa
         assert ledger.message("m-1").status is Status.SENT
 
 
-def test_open_without_a_url_or_environment_uses_ledger_db_here(
-    tmp_path: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_open_without_a_url_or_environment_uses_ledger_db_here(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("LEDGER_DATABASE_URL", raising=False)
-    monkeypatch.chdir(tmp_path)  # type: ignore[arg-type]
+    monkeypatch.chdir(tmp_path)
     with Ledger.open() as ledger:
         assert ledger.url == "sqlite:///ledger.db"
 
@@ -50,8 +48,8 @@ def test_a_subclass_of_the_ledger_uses_the_same_tables(sqlite_database: str) -> 
     class InstrumentedLedger(Ledger):
         pass
 
-    with InstrumentedLedger.open(sqlite_database) as ledger:
-        ledger.ingest(delivery_status_payload("m-1", Status.SENT, timestamp=1641513098))
+    with InstrumentedLedger.open(sqlite_database) as instrumented:
+        instrumented.ingest(delivery_status_payload("m-1", Status.SENT, timestamp=1641513098))
     with Ledger.open(sqlite_database) as ledger:
         assert ledger.message("m-1").status is Status.SENT
 

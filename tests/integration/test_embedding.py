@@ -12,6 +12,7 @@ import sys
 import threading
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import cast
 
 import eventsourcing_sqlalchemy.datastore
 import pytest
@@ -19,6 +20,7 @@ import sqlalchemy
 from sqlalchemy import event, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
+from sqlalchemy.pool import QueuePool
 
 from ledger import Ledger, LedgerNotFoundError, MessageNotFoundError, Outcome, Status, VersionConflictError
 from ledger.message import Message
@@ -90,7 +92,8 @@ class EmbeddingContract:
             ledger.ingest(webhook("m-1", Status.DELIVERED))
             assert ledger.engine is engine
             assert engine.pool is pool
-            assert pool.checkedin() >= 1  # the ledger's connection went back to the host's pool
+            # create_engine gives a file or server database a QueuePool.
+            assert cast(QueuePool, pool).checkedin() >= 1  # the ledger's connection went back to the host's pool
         assert not event.contains(engine, "connect", tune_sqlite_connection)  # nothing set on it
 
     def test_reports_ingested_through_the_hosts_engine_are_read_through_a_url(self, url: str, engine: Engine) -> None:

@@ -8,6 +8,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from eventsourcing.persistence import Notification
 from sqlalchemy import insert, select
 
 from ledger import Ledger, Status
@@ -203,14 +204,14 @@ class ProjectionsContract:
         read_log = ledger.recorder.read_log
         raced: list[int] = []
 
-        def read_then_let_the_other_runner_win(*args: Any, **kwargs: Any) -> Any:
-            page = read_log(*args, **kwargs)
+        def read_then_let_the_other_runner_win(after: int, limit: int) -> list[Notification]:
+            page = read_log(after, limit)
             if not raced:
                 raced.append(0)  # first, so the other runner's own reads pass straight through
                 raced[0] = other.catch_up()
             return page
 
-        ledger.recorder.read_log = read_then_let_the_other_runner_win  # type: ignore[attr-defined]
+        ledger.recorder.read_log = read_then_let_the_other_runner_win  # type: ignore[method-assign]
         with pytest.raises(ProjectionConflictError, match="another runner"):
             views.catch_up()
         del ledger.recorder.read_log

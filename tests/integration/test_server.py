@@ -461,7 +461,7 @@ def test_the_api_keeps_its_openapi_document_and_never_answers_a_server_error(
     # pytest 9 (it sets Node._nodeid); its Hypothesis strategy does.
     @settings(max_examples=200, deadline=None, suppress_health_check=list(HealthCheck), database=None)
     @given(case=api.as_strategy(mode))
-    def answers_as_documented(case: schemathesis.Case) -> None:
+    def answers_as_documented(case: schemathesis.Case[Any]) -> None:
         # Not checked: that schema-invalid requests are refused (unknown query parameters are
         # ignored, as usual), nor that the webhook and /messages/sent accept every
         # schema-valid body: the ledger judges them, and a valid text (or a float timestamp)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import eventsourcing.persistence
 import pytest
@@ -37,7 +37,8 @@ def driver_error(connection: sqlite3.Connection, sql: str) -> sqlite3.Error:
 
 
 def as_sqlalchemy_raises_it(error: sqlite3.Error) -> sqlalchemy.exc.DBAPIError:
-    return sqlalchemy.exc.DBAPIError.instance("SQL", {}, error, sqlite3.Error)
+    # A DBAPI error (an instance of dbapi_base_err) is always wrapped in a DBAPIError subclass.
+    return cast(sqlalchemy.exc.DBAPIError, sqlalchemy.exc.DBAPIError.instance("SQL", {}, error, sqlite3.Error))
 
 
 def as_eventsourcing_raises_it(error: sqlite3.Error) -> eventsourcing.persistence.PersistenceError:

@@ -8,6 +8,7 @@ import inspect
 import json
 from collections.abc import Iterator
 from typing import Any
+from uuid import UUID
 
 import pytest
 from eventsourcing.application import Application
@@ -51,7 +52,7 @@ def test_application_save_is_still_the_one_the_store_mirrors() -> None:
 def test_the_stores_names_are_not_eventsourcings(ledger: Ledger) -> None:
     store = ledger.store
     assert isinstance(store, SQLMessageStore)
-    stock = Application({"PERSISTENCE_MODULE": "eventsourcing.popo"})
+    stock: Application[UUID] = Application({"PERSISTENCE_MODULE": "eventsourcing.popo"})
     try:
         upstream = set(dir(Application)) | set(vars(stock))
     finally:

@@ -73,7 +73,7 @@ class MessageLifecycle(RuleBasedStateMachine):
     def replaying_the_events_rebuilds_the_same_message(self) -> None:
         replayed: Message | None = None
         for event in self.events:
-            replayed = event.mutate(replayed)  # type: ignore[attr-defined]
+            replayed = event.mutate(replayed)
         assert replayed is not None
         assert vars(replayed) | {"_pending_events": []} == vars(self.message) | {"_pending_events": []}
 

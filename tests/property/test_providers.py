@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 from hypothesis import given
 
@@ -51,9 +51,10 @@ def test_one_history_in_every_format_ends_in_the_same_state(history: History) ->
 
 @given(logical_histories())
 def test_a_meta_body_of_many_statuses_equals_one_body_per_status(history: History) -> None:
-    single = [translate(b, "meta") for b in connectly_bodies("X", history)]
-    statuses = [s for body in single for s in body["entry"][0]["changes"][0]["value"]["statuses"]]  # type: ignore[index]
-    value = {**single[0]["entry"][0]["changes"][0]["value"], "statuses": statuses}  # type: ignore[index]
+    # Each valid Connectly body becomes Meta's one-status body (a dict).
+    single = [cast(dict[str, Any], translate(b, "meta")) for b in connectly_bodies("X", history)]
+    statuses = [s for body in single for s in body["entry"][0]["changes"][0]["value"]["statuses"]]
+    value = {**single[0]["entry"][0]["changes"][0]["value"], "statuses": statuses}
     many = {"object": "whatsapp_business_account", "entry": [{"changes": [{"field": "messages", "value": value}]}]}
     with Ledger.in_memory(clock=lambda: NOW) as one_by_one, Ledger.in_memory(clock=lambda: NOW) as together:
         expected = [o for body in single for o in one_by_one.ingest_body(body, provider="meta").outcomes]

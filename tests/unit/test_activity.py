@@ -49,6 +49,6 @@ def test_the_postgresql_format_names_the_same_bucket(moment: datetime) -> None:
 def test_each_dialect_groups_by_its_own_expression() -> None:
     column = funnel_table.c.sent_at
     on_sqlite = str(bucket_of(column, "hour").compile(dialect=sqlite.dialect()))
-    on_postgres = str(bucket_of(column, "day").compile(dialect=postgresql.dialect()))
+    on_postgres = str(bucket_of(column, "day").compile(dialect=postgresql.dialect()))  # type: ignore[no-untyped-call]
     assert on_sqlite == "substr(view_funnel.sent_at, 1, 13)"
     assert on_postgres == "to_char((view_funnel.sent_at) AT TIME ZONE 'UTC', 'YYYY-MM-DD')"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from hashlib import sha256
 from uuid import UUID
 
@@ -63,7 +64,7 @@ def chain(states: list[bytes]) -> list[EventRow]:
     return rows
 
 
-def kind_at(rows: list[EventRow]) -> tuple[ProblemKind, int | None] | None:
+def kind_at(rows: Sequence[EventRow]) -> tuple[ProblemKind, int | None] | None:
     problem = diagnose(MESSAGE.bytes, rows, sealed=True)
     return None if problem is None else (problem.kind, problem.version)
 

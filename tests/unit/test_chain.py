@@ -26,8 +26,9 @@ def histories(draw: st.DrawFn) -> list[list[StoredEvent]]:
             topic = draw(st.sampled_from(TOPICS))
             state = draw(st.binary(max_size=64))
             # Stored events name their originator as a UUID or (some recorders) its string.
-            named: UUID | str = draw(st.sampled_from([originator_id, str(originator_id)]))
-            batch.append(StoredEvent(named, versions[originator_id], topic, state))  # type: ignore[arg-type]
+            names: list[UUID | str] = [originator_id, str(originator_id)]
+            named = draw(st.sampled_from(names))
+            batch.append(StoredEvent(named, versions[originator_id], topic, state))
         batches.append(batch)
     return batches
 
@@ -35,7 +36,7 @@ def histories(draw: st.DrawFn) -> list[list[StoredEvent]]:
 def by_link(batches: list[list[StoredEvent]]) -> list[list[bytes]]:
     """Each event's hash by the definition, one event at a time."""
     heads: dict[UUID, bytes] = {}
-    hashes = []
+    hashes: list[list[bytes]] = []
     for batch in batches:
         hashes.append([])
         for event in batch:

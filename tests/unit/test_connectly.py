@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from ledger import DeliveryError, InvalidPayloadError, Status, parse_delivery_status
+from ledger import DeliveryError, InvalidPayloadError, Payload, Status, parse_delivery_status
 from ledger.connectly import MAX_PAYLOAD_BYTES, delivery_status_payload
 
 # The two examples of the provider's documentation, verbatim.
@@ -67,7 +67,8 @@ def test_parses_the_spec_failure_example_with_its_error_object() -> None:
 @pytest.mark.parametrize("form", [dict, str, bytes])
 def test_accepts_a_dict_text_or_bytes(form: type) -> None:
     document = json.loads(SPEC_DELIVERED)
-    payload: Any = {dict: document, str: SPEC_DELIVERED, bytes: SPEC_DELIVERED.encode()}[form]
+    forms: dict[type, Payload] = {dict: document, str: SPEC_DELIVERED, bytes: SPEC_DELIVERED.encode()}
+    payload = forms[form]
     assert parse_delivery_status(payload).message_id == "01FRRWW2ZAHD9GJ1SWY4VF2GBD"
 
 
@@ -101,7 +102,7 @@ def test_an_integer_trace_id_becomes_text() -> None:
 
 
 def _without(path: str) -> dict[str, Any]:
-    document = json.loads(SPEC_DELIVERED)
+    document: dict[str, Any] = json.loads(SPEC_DELIVERED)
     *parents, last = path.split(".")
     node = document
     for key in parents:
@@ -111,7 +112,7 @@ def _without(path: str) -> dict[str, Any]:
 
 
 def _with(path: str, value: Any) -> dict[str, Any]:
-    document = json.loads(SPEC_DELIVERED)
+    document: dict[str, Any] = json.loads(SPEC_DELIVERED)
     *parents, last = path.split(".")
     node = document
     for key in parents:

@@ -212,7 +212,7 @@ def test_without_the_server_extra_serve_says_what_to_install_with_its_brackets(
     # As without the extra: the receiver is imported afresh and FastAPI cannot be.
     for name in [name for name in sys.modules if name == "ledger.http" or name.startswith("ledger.http.")]:
         monkeypatch.delitem(sys.modules, name)
-    monkeypatch.setitem(sys.modules, "fastapi", None)  # type: ignore[arg-type]
+    monkeypatch.setitem(sys.modules, "fastapi", None)
     monkeypatch.delattr(ledger, "http", raising=False)
     result = CliRunner().invoke(cli, ["serve"], terminal_width=200)
     assert result.exit_code == 2

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -14,6 +14,7 @@ from ledger import (
     Ledger,
     MessageNotFoundError,
     Outcome,
+    Payload,
     Status,
     StorageBusyError,
     StorageUnavailableError,
@@ -152,8 +153,8 @@ def test_a_version_conflict_with_another_ledger_is_retried_on_the_reloaded_messa
     load = store.load
     interleaved: list[str] = []
 
-    def load_then_let_the_other_writer_win(ids: Any) -> Any:
-        loaded = load(ids)
+    def load_then_let_the_other_writer_win(message_ids: Iterable[str]) -> dict[str, Message]:
+        loaded = load(message_ids)
         if not interleaved:
             interleaved.append("theirs")
             theirs.ingest(webhook("m-1", Status.DELIVERED, 2))
@@ -224,7 +225,7 @@ def test_endless_conflicts_give_up_with_a_version_conflict(ledger: Ledger, monke
 
 def test_a_dry_run_decides_every_outcome_and_stores_nothing(ledger: Ledger) -> None:
     ledger.ingest(webhook("m-1", Status.SENT, 1))
-    trial = [webhook("m-1", Status.DELIVERED, 2), b"junk", webhook("m-2", Status.READ, 3)]
+    trial: list[Payload] = [webhook("m-1", Status.DELIVERED, 2), b"junk", webhook("m-2", Status.READ, 3)]
     with ledger.dry_run():
         first = ledger.ingest_many(trial)
         assert [o.kind for o in ledger.ingest_many([webhook("m-1", Status.DELIVERED, 2)])] == [Outcome.DUPLICATE]

@@ -16,11 +16,12 @@ T0 = datetime(2022, 1, 6, 23, 0, tzinfo=UTC)
 
 
 def opened(**identity: str | None) -> Message:
-    fields: dict[str, str | None] = {"sender": "+1", "recipient": "+2", "channel": "whatsapp"} | identity
+    defaults: dict[str, str | None] = {"sender": "+1", "recipient": "+2", "channel": "whatsapp"}
+    fields = defaults | identity
     return Message.open("m-1", sender=fields["sender"], recipient=fields["recipient"], channel=fields["channel"], at=T0)
 
 
-def report(stage: Status, seconds: int = 0, **fields: object) -> StatusReport:
+def report(stage: Status, seconds: int = 0, /, **fields: object) -> StatusReport:
     return StatusReport("m-1", stage, T0 + timedelta(seconds=seconds), **fields)  # type: ignore[arg-type]
 
 
@@ -82,8 +83,8 @@ def test_a_rejection_is_kept_once_and_changes_no_state() -> None:
 def test_recording_the_send_twice_is_a_duplicate() -> None:
     message = opened()
     send = {"sender": "+1", "recipient": "+2", "channel": "whatsapp", "template": "t", "campaign": "c"}
-    assert message.record_send(**send, accepted_at=T0, at=T0) is Outcome.APPLIED  # type: ignore[arg-type]
-    assert message.record_send(**send, accepted_at=T0, at=T0) is Outcome.DUPLICATE  # type: ignore[arg-type]
+    assert message.record_send(**send, accepted_at=T0, at=T0) is Outcome.APPLIED
+    assert message.record_send(**send, accepted_at=T0, at=T0) is Outcome.DUPLICATE
     assert (message.template, message.campaign, message.accepted_at) == ("t", "c", T0)
 
 

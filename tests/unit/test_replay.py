@@ -33,7 +33,8 @@ def history() -> list[Aggregate.Event]:
 @pytest.mark.parametrize("length", [1, 2, 5])
 def test_a_replayed_message_is_the_one_eventsourcing_projects(length: int) -> None:
     events = history()[:length]
-    ours, theirs = replay_message(events), project_aggregate(None, events)
+    ours = replay_message(events)
+    theirs: Message | None = project_aggregate(None, events)
     assert type(ours) is type(theirs) is Message
     assert list(vars(ours).items()) == list(vars(theirs).items())
     assert (ours.version, ours.modified_on) == (length, events[-1].timestamp)

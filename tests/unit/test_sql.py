@@ -12,6 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import DateTime
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Dialect
 
 from ledger.errors import (
     DataRefusedError,
@@ -38,9 +39,13 @@ def test_sqlite_text_is_what_sqlalchemys_datetime_stores_for_the_utc_time(value:
     assert ours(None) is None
 
 
-@pytest.mark.parametrize("dialect", [SQLITE, postgresql.dialect()], ids=["sqlite", "postgresql"])
-def test_naive_datetimes_are_refused(dialect: object) -> None:
-    processor = UTCDateTime().dialect_impl(dialect).bind_processor(dialect)  # type: ignore[arg-type]
+@pytest.mark.parametrize(
+    "dialect",
+    [SQLITE, postgresql.dialect()],  # type: ignore[no-untyped-call]  # SQLAlchemy's psycopg2 dialect is unannotated
+    ids=["sqlite", "postgresql"],
+)
+def test_naive_datetimes_are_refused(dialect: Dialect) -> None:
+    processor = UTCDateTime().dialect_impl(dialect).bind_processor(dialect)
     assert processor is not None
     with pytest.raises(ValueError, match="naive datetime"):
         processor(datetime(2026, 1, 1))
@@ -83,7 +88,7 @@ def test_each_database_failure_is_one_class_of_the_error_tree(
 
 def test_a_sqlite_busy_code_is_busy_whatever_the_message_says() -> None:
     locked = sqlite3.OperationalError("some wording a later SQLite may choose")
-    locked.sqlite_errorcode = sqlite3.SQLITE_BUSY | (2 << 8)  # type: ignore[attr-defined]  # SQLITE_BUSY_SNAPSHOT
+    locked.sqlite_errorcode = sqlite3.SQLITE_BUSY | (2 << 8)  # SQLITE_BUSY_SNAPSHOT
     locked_message = sqlite3.OperationalError("database is locked")  # the message alone says nothing
     assert isinstance(
         storage_error(_refused(sqlalchemy.exc.OperationalError("INSERT", {}, locked)), "save"), StorageBusyError
