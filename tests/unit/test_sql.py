@@ -19,6 +19,7 @@ from ledger.errors import (
     StorageBusyError,
     StorageError,
     StorageUnavailableError,
+    TransactionConflictError,
     UnreadableDataError,
     VersionConflictError,
 )
@@ -97,6 +98,36 @@ def test_a_sqlite_busy_code_is_busy_whatever_the_message_says() -> None:
         type(storage_error(sqlalchemy.exc.OperationalError("INSERT", {}, locked_message), "save"))
         is StorageUnavailableError
     )
+
+
+class _PostgresError(Exception):
+    """A PostgreSQL driver's error: psycopg 3 names its SQLSTATE ``sqlstate``, psycopg2 ``pgcode``."""
+
+    def __init__(self, message: str, *, sqlstate: str | None = None, pgcode: str | None = None) -> None:
+        super().__init__(message)
+        self.sqlstate = sqlstate
+        self.pgcode = pgcode
+
+
+@pytest.mark.parametrize(
+    ("code", "expected"),
+    [
+        ("40P01", TransactionConflictError),  # deadlock_detected
+        ("40001", TransactionConflictError),  # serialization_failure
+        ("55P03", StorageBusyError),  # lock_not_available
+        ("57014", StorageUnavailableError),  # query_canceled: PEP 249's class decides
+    ],
+)
+@pytest.mark.parametrize("attribute", ["sqlstate", "pgcode"])
+@pytest.mark.parametrize("wrapped", [False, True], ids=["sqlalchemy", "eventsourcing"])
+def test_postgresqls_contention_is_known_by_its_sqlstate_from_either_driver(
+    code: str, expected: type[StorageError], attribute: str, wrapped: bool
+) -> None:
+    driver = _PostgresError("some wording", **{attribute: code})
+    error: BaseException = sqlalchemy.exc.OperationalError("INSERT", {}, driver)
+    if wrapped:
+        error = _refused(error)
+    assert type(storage_error(error, "save")) is expected
 
 
 def test_undecodable_stored_data_is_unreadable_and_other_errors_pass_through() -> None:
