@@ -145,8 +145,8 @@ def verify_whole_log(url: str) -> tuple[float, int]:
 def measure(new_database: Callable[[str], str], bodies: list[str], rounds: int, backend: str) -> list[Figure]:
     """The A/B ingest figures and the verify figures on one backend."""
     section = f"hash chain ({backend}, {len(bodies):,} reports)"
-    # The ratio is the median round's, beside an A/A control (both without the chain): how far
-    # from 1.00 two identical ledgers land here is the noise the A/B ratio is read against.
+    # Each ratio stands beside its A/A control (both ledgers without the chain): how far from
+    # 1.00 two identical ledgers land here is the noise the A/B ratios are read against.
     same, same_cpu, _ = rounds_of(new_database, bodies, max(3, rounds // 2), "same", chained=False)
     timed, timed_cpu, chained_url = rounds_of(new_database, bodies, rounds, "ab", chained=True)
     control, control_rounds = paired_ratios(same)
