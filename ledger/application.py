@@ -14,7 +14,7 @@ from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, ClassVar, Self, TypeVar
 
-from ledger.databases import Database, open_sql_store
+from ledger.databases import Database, LedgerDatabase, open_sql_store
 from ledger.decisions import Payload as Payload
 from ledger.decisions import check_send, decide_batch, parse
 from ledger.errors import InvalidPayloadError
@@ -36,13 +36,8 @@ from ledger.views import IngestOutcome, MessageView, Rejection
 
 if TYPE_CHECKING:
     from types import TracebackType
-    from uuid import UUID
 
-    from eventsourcing.persistence import EventStore, Mapper
-    from sqlalchemy.engine import Engine
     from sqlalchemy.orm import Session
-
-    from ledger.persistence import LedgerRecorder
 
 T = TypeVar("T")
 
@@ -52,7 +47,7 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-class Ledger(LedgerHistory, LedgerQueries, LedgerBodies):
+class Ledger(LedgerDatabase, LedgerHistory, LedgerQueries, LedgerBodies):
     """An event-sourced ledger of message delivery statuses.
 
     Open it with :meth:`open`; it is a context manager.  Every public method is safe to
@@ -138,41 +133,9 @@ class Ledger(LedgerHistory, LedgerQueries, LedgerBodies):
 
     @property
     def locks_retried(self) -> int:
-        """How many writes were retried because another connection held a SQLite file's lock."""
+        """How many writes were retried because another connection held a lock (a SQLite file's), or
+        PostgreSQL ended them for a concurrent transaction (a deadlock, a serialization failure)."""
         return self._retrying.busy
-
-    @property
-    def engine(self) -> Engine:
-        """The SQLAlchemy engine of the ledger's database (for read models and tools)."""
-        return self._database("engine").engine
-
-    def session(self, *, commit: bool = True) -> AbstractContextManager[Session]:
-        """A transaction on the ledger's database, shared with the event recorder.
-
-        Work done in it (by projections, say) commits or rolls back together with any
-        events saved inside it.
-        """
-        return self._database("session").session(commit=commit)
-
-    @property
-    def url(self) -> str:
-        """The database URL, with any password hidden."""
-        return self._database("url").url
-
-    @property
-    def recorder(self) -> LedgerRecorder:
-        """eventsourcing's recorder of the ledger's database (the notification log)."""
-        return self._database("recorder").ledger_recorder
-
-    @property
-    def mapper(self) -> Mapper[UUID]:
-        """eventsourcing's mapper of stored events (transcoder and cipher)."""
-        return self._database("mapper").mapper
-
-    @property
-    def events(self) -> EventStore[UUID]:
-        """eventsourcing's event store of the ledger's database."""
-        return self._database("events").events
 
     def record_sent(
         self,
@@ -314,8 +277,3 @@ class Ledger(LedgerHistory, LedgerQueries, LedgerBodies):
         """``attempt()`` (which reloads), retried after contention, unless in one transaction's block."""
         with self._lock:
             return Retrying.once(attempt) if self._dry_run else self._retrying(attempt)
-
-    def _database(self, what: str) -> SQLMessageStore:
-        if self._sql is None:
-            raise AttributeError(f"an in-memory ledger has no database, so no {what}; open one with Ledger.open(url)")
-        return self._sql
