@@ -57,7 +57,8 @@ def test_a_deadlock_under_ingest_many_is_retried_and_the_whole_batch_stored(
     # PostgreSQL looks for a deadlock once, deadlock_timeout after a wait begins, in the
     # waiting backend, which then ends its own transaction.  The ledger looks after 3 s
     # (time enough for the other connection to close the cycle), the other not for 30 s:
-    # the ledger's transaction is the one ended.
+    # the ledger's transaction is the one ended.  (Setting deadlock_timeout takes a superuser,
+    # as the tests' PostgreSQL role is.)
     url = make_url(postgres_database).update_query_dict({"options": "-c deadlock_timeout=3s"})
     with Ledger.open(url) as ledger, engine.connect() as other, ThreadPoolExecutor(1) as pool:
         events = ledger.recorder.events_table.name
