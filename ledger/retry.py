@@ -56,7 +56,7 @@ class Retrying:
                 if waited_out and not isinstance(error, TransactionConflictError):
                     raise
                 self.busy += 1
-                failure = StorageBusyError
+                failure = type(error)  # given up on, a deadlock stays a TransactionConflictError
             # Writers that collided on the same messages would collide again if they
             # retried in lockstep: wait a random, growing moment (capped at 50 ms).
             time.sleep(random.uniform(0, min(0.05, 0.001 * 2**attempt_number)))

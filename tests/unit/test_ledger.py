@@ -18,6 +18,7 @@ from ledger import (
     Status,
     StorageBusyError,
     StorageUnavailableError,
+    TransactionConflictError,
     VersionConflictError,
     retry,
 )
@@ -203,6 +204,27 @@ def test_a_database_busy_past_its_timeout_is_an_outage_not_retried(
     assert ledger.locks_retried == 0
     with pytest.raises(MessageNotFoundError):
         ledger.message("m-1")
+
+
+def test_a_transaction_postgresql_ended_is_retried_however_long_it_waited(
+    ledger: Ledger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert isinstance(ledger.store, InMemoryMessageStore)
+    monkeypatch.setattr(retry, "BUSY_IS_CONTENTION_WITHIN", -1.0)  # every refusal took "too long"
+    commits = failing_commits(ledger.store, [TransactionConflictError("could not save: deadlock detected")])
+    assert ledger.ingest(webhook("m-1", Status.SENT)).kind is Outcome.APPLIED
+    assert (ledger.locks_retried, len(commits)) == (1, 2)
+
+
+def test_endless_transaction_conflicts_give_up_as_transaction_conflicts(
+    ledger: Ledger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert isinstance(ledger.store, InMemoryMessageStore)
+    monkeypatch.setattr(retry, "MAX_CONFLICT_RETRIES", 3)
+    failing_commits(ledger.store, [TransactionConflictError("could not save: deadlock detected") for _ in range(3)])
+    with pytest.raises(TransactionConflictError, match="gave up after 3 conflicts"):
+        ledger.ingest(webhook("m-1", Status.SENT))
+    assert ledger.locks_retried == 3
 
 
 def test_other_storage_failures_are_not_retried(ledger: Ledger) -> None:
